@@ -1,0 +1,31 @@
+"""labkit: the helper package of Socket Lab.
+
+It runs servers in background threads so that one notebook can play both
+sides of a connection, frames messages on byte streams, checks exercises
+against real sockets, and runs the command line (``python -m labkit``).
+
+    import labkit
+    server = labkit.serve(labkit.echo)             # 127.0.0.1, a free port
+    labkit.echo_client(server.address, "你好")      # '欢迎访问>>>>你好\\r\\n'
+    server.log()                                    # what the server saw
+    labkit.stop_all()
+"""
+
+from . import clients, errors, events, exercises, framing, peers, preflight, protocols, servers
+from .clients import *  # noqa: F403
+from .errors import *  # noqa: F403
+from .events import *  # noqa: F403
+from .exercises import *  # noqa: F403
+from .framing import *  # noqa: F403
+from .peers import *  # noqa: F403
+from .preflight import *  # noqa: F403
+from .protocols import *  # noqa: F403
+from .servers import *  # noqa: F403
+
+__version__ = "0.1.0"
+
+__all__ = [
+    name
+    for module in (clients, errors, events, exercises, framing, peers, preflight, protocols, servers)
+    for name in module.__all__
+]

@@ -1,0 +1,113 @@
+"""The command line: ``python -m labkit serve | client | doctor``.
+
+    python -m labkit serve echo --port 9998        # prints "listening on 127.0.0.1:9998"
+    python -m labkit client echo --port 9998 你好   # prints the server's reply
+    python -m labkit doctor                         # pre-flight checklist
+
+Exit status: 0 success, 1 a failed connection or check, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from . import clients, protocols
+from .preflight import doctor
+from .errors import LabkitError
+from .servers import TCPServer, _is_loopback
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 0..65535, not {port}")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m labkit", description="Socket Lab helpers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve a lesson protocol until Ctrl-C",
+                           description="Serve a lesson protocol until SIGINT or SIGTERM.")
+    serve.add_argument("protocol", choices=protocols.PROTOCOLS)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; 0.0.0.0 serves the whole network)")
+    serve.add_argument("--port", type=_port, default=0, help="port (default 0: any free port)")
+    serve.add_argument("--timeout", type=float, default=300.0,
+                       help="seconds a silent client may stay connected (default 300)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="print the event log as it grows")
+
+    client = sub.add_parser("client", help="talk to a server once and print its reply",
+                            description="Connect, speak the protocol once, print the reply.")
+    client.add_argument("protocol", choices=("echo", "greeting", "clock"))
+    client.add_argument("--host", default="127.0.0.1")
+    client.add_argument("--port", type=_port, required=True)
+    client.add_argument("--timeout", type=float, default=5.0)
+    client.add_argument("message", nargs="?", default="你好",
+                        help="text to send (echo, greeting; default 你好)")
+
+    sub.add_parser("doctor", help="check that this machine is ready for the course",
+                   description="Check Python, packages, kernel, loopback sockets, Java and PHP.")
+    return parser
+
+
+def cmd_serve(args) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    handler = protocols.handler_for(args.protocol)
+    try:
+        server = TCPServer(handler, host=args.host, port=args.port,
+                           timeout=args.timeout, name=args.protocol)
+    except (LabkitError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not _is_loopback(args.host):
+        print(f"warning: listening on {args.host}: reachable from other machines on the "
+              "network; stop with Ctrl-C when the demo is over", file=sys.stderr, flush=True)
+    print(f"listening on {server.host}:{server.port}", flush=True)
+    seen = 0
+    try:
+        while not stop.wait(0.1):
+            if args.verbose:
+                for event in server.events.since(seen):
+                    print(event, flush=True)
+                    seen = event.seq
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_client(args) -> int:
+    target = (args.host, args.port)
+    try:
+        if args.protocol == "echo":
+            reply = clients.echo_client(target, args.message, timeout=args.timeout)
+        elif args.protocol == "greeting":
+            reply = clients.greeting_client(target, args.message, timeout=args.timeout)
+        else:
+            reply = clients.clock_client(target, timeout=args.timeout)
+    except (LabkitError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(reply.rstrip("\r\n"))
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    report = doctor()
+    print(report)
+    return 0 if report.ok else 1
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return {"serve": cmd_serve, "client": cmd_client, "doctor": cmd_doctor}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""A pre-flight check for learners and instructors: ``python -m labkit doctor``.
+
+Each check says what it found and, when something is missing, how to fix it.
+Essential checks (Python, packages, a kernel, loopback sockets) decide the exit
+status; Java and PHP are only needed by lesson 09 and are reported as optional.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import re
+import shutil
+import socket
+import subprocess
+import sys
+
+__all__ = ["Check", "Report", "doctor"]
+
+PACKAGES = ("jupyterlab", "ipykernel", "nbval", "matplotlib", "ipywidgets", "psutil")
+
+
+@dataclasses.dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    essential: bool = True
+    fix: str = ""
+
+    def __str__(self) -> str:
+        mark = "✓" if self.ok else ("✗" if self.essential else "–")
+        text = f"{mark} {self.name}: {self.detail}"
+        if not self.ok and self.fix:
+            text += f"\n    fix: {self.fix}"
+        return text
+
+
+@dataclasses.dataclass
+class Report:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        """True when every essential check passed."""
+        return all(c.ok for c in self.checks if c.essential)
+
+    def __getitem__(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    def __str__(self) -> str:
+        verdict = "ready" if self.ok else "NOT ready: fix the ✗ lines above"
+        return "\n".join([*map(str, self.checks), f"labkit doctor: {verdict}"])
+
+    __repr__ = __str__
+
+
+def _python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    ok = sys.version_info >= (3, 10)
+    return Check("Python", ok, version, fix="install Python 3.10 or newer")
+
+
+def _packages() -> Check:
+    found, missing = [], []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    detail = ", ".join(found) + (f"; missing: {', '.join(missing)}" if missing else "")
+    return Check("packages", not missing, detail,
+                 fix="python -m pip install -r requirements.txt")
+
+
+def _kernel() -> Check:
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+        names = sorted(KernelSpecManager().find_kernel_specs())
+    except Exception as exc:  # jupyter_client missing or broken
+        return Check("Jupyter kernel", False, f"cannot list kernels ({exc})",
+                     fix="python -m pip install ipykernel")
+    ok = "python3" in names
+    return Check("Jupyter kernel", ok, ", ".join(names) or "none",
+                 fix="python -m ipykernel install --user")
+
+
+def _loopback() -> Check:
+    try:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            with socket.create_connection(listener.getsockname(), timeout=2) as client:
+                conn, _ = listener.accept()
+                with conn:
+                    client.sendall(b"!")
+                    conn.settimeout(2)
+                    ok = conn.recv(1) == b"!"
+        return Check("loopback", ok, "bind, listen, connect, send and recv on 127.0.0.1 work")
+    except OSError as exc:
+        return Check("loopback", False, f"{type(exc).__name__}: {exc}",
+                     fix="check that the loopback interface is up and not blocked")
+
+
+def _runtime(name: str, argv: list[str], pattern: str, fix: str, extra=None) -> Check:
+    if not shutil.which(argv[0]):
+        return Check(name, False, "not found (needed by lesson 09)", essential=False, fix=fix)
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check(name, False, f"does not run: {exc}", essential=False, fix=fix)
+    match = re.search(pattern, out.stdout + out.stderr)
+    detail = match.group(0) if match else "found"
+    problem = extra() if extra else ""
+    return Check(name, not problem, problem or detail, essential=False, fix=fix)
+
+
+def _php_sockets() -> str:
+    out = subprocess.run(["php", "-m"], capture_output=True, text=True, timeout=20)
+    return "" if re.search(r"^sockets$", out.stdout, re.M) else "found, but without the sockets extension"
+
+
+def doctor() -> Report:
+    """Run every check and return the report (print it, or look at ``.ok``)."""
+    return Report([
+        _python(), _packages(), _kernel(), _loopback(),
+        _runtime("Java", ["java", "-version"], r'version "[^"]+"',
+                 "apt-get install default-jdk-headless (Java 11 or newer)"),
+        _runtime("PHP", ["php", "--version"], r"PHP [0-9.]+",
+                 "apt-get install php-cli", extra=_php_sockets),
+    ])

@@ -1,0 +1,516 @@
+"""Background TCP and UDP servers, so that one notebook can play both sides.
+
+Theory of operation
+-------------------
+``TCPServer(handler)`` binds and listens *in the caller's thread*: when the
+constructor returns, the port is known and a client can connect at once (no
+``sleep(1)``). Then one daemon thread accepts. It waits in a selector on the
+listening socket and on one end of a socketpair; ``stop()`` writes a byte to
+the other end, so the accept thread wakes at once instead of polling.
+
+Each accepted connection gets its own daemon thread, which calls
+``handler(conn)`` with a :class:`Connection`: a thin wrapper around the socket
+that records every recv and send in the server's event log and has a timeout,
+so a silent client can never hold a thread forever. ``stop()`` closes the
+listener, shuts down every open connection (a thread blocked in ``recv`` gets
+``b""`` at once), and joins every thread it started, all within ``timeout``.
+
+Threads never print. What happens is recorded in ``server.events``; a
+handler's unexpected exception is kept in ``server.errors`` and re-raised in
+the owning cell by ``server.raise_errors()``.
+
+A registry keyed by name lets a notebook cell be re-run: ``serve(echo)`` stops
+the previous server called "echo" before binding the new one, so re-running a
+cell with a fixed port does not fail with ``EADDRINUSE``.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import selectors
+import socket
+import threading
+import time
+
+from .errors import LabkitError
+from .events import EventLog, preview
+
+__all__ = [
+    "Connection",
+    "TCPServer",
+    "UDPServer",
+    "serve",
+    "serve_udp",
+    "running",
+    "stop_all",
+]
+
+LOOPBACK = "127.0.0.1"
+_PEER_ERRORS = (OSError, LabkitError)  # the peer's doing, not a bug in the handler
+
+
+def _check_address(host, port) -> None:
+    if not isinstance(host, str) or not host:
+        raise TypeError(f"host must be a non-empty str, not {host!r}")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be an int, not {port!r}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be in 0..65535, not {port}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(kind: int, host: str, port: int) -> socket.socket:
+    """Create, bind (and for TCP listen) a socket; close it again if that fails."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
+        # lets a fixed port be reused while old connections sit in TIME_WAIT;
+        # it does not help against a listener that is still alive (see registry)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise LabkitError(
+                    f"{host}:{port} is already in use - another server (or an older run "
+                    "of this cell outside labkit's registry) is listening there; stop it, "
+                    "or use port=0 to let the system choose a free port"
+                ) from exc
+            raise
+        if kind == socket.SOCK_STREAM:
+            sock.listen(64)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+class _Base:
+    """What TCP and UDP servers share: address, log, errors, registry name."""
+
+    unit = "conn"
+
+    def __init__(self, name: str, host: str, port: int, timeout: float):
+        _check_address(host, port)
+        if timeout is None or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        self.name = name
+        self.timeout = timeout
+        self.events = EventLog(unit=self.unit)
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._stopped = False
+        self._threads: list[threading.Thread] = []
+        self._wake_r, self._wake_w = socket.socketpair()
+
+    # -- facts --------------------------------------------------------------
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` the server listens on; the port is real even if 0 was asked."""
+        return self._address
+
+    @property
+    def host(self) -> str:
+        return self._address[0]
+
+    @property
+    def port(self) -> int:
+        return self._address[1]
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped
+
+    def _note_address(self, host: str) -> None:
+        self._address = self.sock.getsockname()[:2]
+        if not _is_loopback(host):
+            self.events.add(0, "note", f"listening on {host}, reachable from other machines")
+
+    # -- errors -------------------------------------------------------------
+    def _record_error(self, conn: int, exc: BaseException) -> None:
+        self.errors.append(exc)
+        self.events.add(conn, "error", f"{type(exc).__name__}: {exc}")
+
+    def raise_errors(self) -> None:
+        """Re-raise, in the calling cell, the first exception a handler raised."""
+        if self.errors:
+            raise self.errors[0]
+
+    # -- lifecycle ----------------------------------------------------------
+    def _start_thread(self, target, name: str, *args) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _wait_readable(self, sock: socket.socket) -> bool:
+        """Block until *sock* is readable (True) or stop() was called (False)."""
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                for key, _ in sel.select():
+                    if key.fileobj is sock and not self._stopping.is_set():
+                        return True
+        return False
+
+    def _interrupt(self) -> None:
+        """Wake threads blocked on client sockets (TCP overrides this)."""
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop serving and join every thread this server started. Safe to call twice."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        try:
+            self._wake_w.send(b"x")  # wakes the serving thread's selector at once
+        except OSError:
+            pass
+        self._interrupt()
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        self.sock.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        stuck = [t.name for t in threads if t.is_alive()]
+        if stuck:
+            self.events.add(0, "note", f"threads still running after stop(): {stuck}")
+        self.events.add(0, "stopped")
+        _forget(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def log(self, wait: float = 1.0) -> EventLog:
+        """The event log, after waiting (up to *wait* s) for the server to go quiet."""
+        self.wait_quiet(wait)
+        return self.events
+
+    def wait_quiet(self, timeout: float = 1.0) -> bool:  # pragma: no cover - overridden
+        return True
+
+    def __repr__(self) -> str:
+        state = f"listening on {self.host}:{self.port}" if self.running else "stopped"
+        return f"<{type(self).__name__} {self.name!r} {state}>"
+
+
+class Connection:
+    """The server's end of one accepted connection, as a handler sees it.
+
+    It behaves like a socket (``recv``, ``sendall``, ``send``, ``shutdown``,
+    ``settimeout``) and records each call in the server's event log.
+    ``conn.number`` counts connections from 1 in the order they were accepted.
+    """
+
+    def __init__(self, server: TCPServer, sock: socket.socket, number: int, peer):
+        self.server, self.sock, self.number, self.peer = server, sock, number, peer
+        self.local = sock.getsockname()
+        self.waiting = False  # True while blocked in recv: used by wait_quiet()
+        self.done = False
+
+    @property
+    def stopping(self) -> bool:
+        """True once the server is stopping: long loops should end."""
+        return self.server._stopping.is_set()
+
+    def log(self, kind: str, detail: str = "", **fields) -> None:
+        self.server.events.add(self.number, kind, detail, peer=self.peer, **fields)
+
+    def recv(self, bufsize: int = 65536) -> bytes:
+        self.waiting = True
+        try:
+            data = self.sock.recv(bufsize)
+        finally:
+            self.waiting = False
+        if data:
+            self.log("received", f"{len(data)} bytes: {preview(data)}", nbytes=len(data))
+        elif not self.stopping:
+            self.log("end of stream", "(the client closed its side)")
+        return data
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+        self.log("sent", f"{len(data)} bytes: {preview(data)}", nbytes=len(data))
+
+    def send(self, data: bytes) -> int:
+        n = self.sock.send(data)
+        self.log("sent", f"{n} bytes: {preview(data[:n])}", nbytes=n)
+        return n
+
+    def shutdown(self, how: int = socket.SHUT_WR) -> None:
+        self.sock.shutdown(how)
+        self.log("shutdown", {0: "reading", 1: "writing", 2: "both"}.get(how, str(how)))
+
+    def settimeout(self, timeout) -> None:
+        self.sock.settimeout(timeout)
+
+    def gettimeout(self):
+        return self.sock.gettimeout()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+
+class TCPServer(_Base):
+    """A TCP server that runs *handler(conn)* in a thread per connection.
+
+    >>> with TCPServer(lambda conn: conn.sendall(b"hi")) as server:
+    ...     with socket.create_connection(server.address, timeout=2) as s:
+    ...         s.recv(10)
+    b'hi'
+
+    *timeout* is how long a connection may stay silent before the server
+    drops it; stop() does not wait for it.
+    """
+
+    def __init__(self, handler, *, host: str = LOOPBACK, port: int = 0,
+                 timeout: float = 60.0, name: str | None = None, max_connections: int = 256):
+        super().__init__(name or _name_of(handler), host, port, timeout)
+        self.handler = handler
+        self.max_connections = max_connections
+        self.connections: dict[int, Connection] = {}
+        self.accepted = 0
+        try:
+            self.sock = _bind(socket.SOCK_STREAM, host, port)
+        except BaseException:
+            self._wake_r.close()
+            self._wake_w.close()
+            raise
+        self.sock.setblocking(False)  # accept() after select() must never block
+        self._note_address(host)
+        self._start_thread(self._accept_loop, f"labkit-{self.name}-accept")
+
+    def _accept_loop(self) -> None:
+        while self._wait_readable(self.sock):
+            try:
+                sock, peer = self.sock.accept()
+            except OSError:  # nothing left to accept (the client gave up meanwhile)
+                continue
+            with self._lock:
+                self.accepted += 1
+                number = self.accepted
+                if len(self.connections) >= self.max_connections:
+                    sock.close()
+                    self.events.add(number, "refused", "too many connections")
+                    continue
+                sock.settimeout(self.timeout)
+                conn = Connection(self, sock, number, peer)
+                self.connections[number] = conn
+            conn.log("connected", f"from {peer[0]}")
+            self._start_thread(self._handle, f"labkit-{self.name}-conn-{number}", conn)
+
+    def _handle(self, conn: Connection) -> None:
+        try:
+            self.handler(conn)
+        except socket.timeout:
+            conn.log("timed out", f"silent for {self.timeout:g} s")
+        except _PEER_ERRORS as exc:
+            if not conn.stopping:
+                conn.log("dropped", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug in the handler: keep it for the owner
+            self._record_error(conn.number, exc)
+        finally:
+            conn.sock.close()
+            conn.log("closed")
+            with self._lock:
+                conn.done = True
+                self.connections.pop(conn.number, None)
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            conns = list(self.connections.values())
+        for conn in conns:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)  # recv in the handler returns b""
+            except OSError:
+                pass
+
+    def wait_quiet(self, timeout: float = 1.0) -> bool:
+        """Wait until no connection is pending and every handler waits for input.
+
+        Returns False if that did not happen within *timeout* seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._stopped or self._quiet():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+
+    def _quiet(self) -> bool:
+        with self._lock:
+            conns = [c for c in self.connections.values() if not c.done]
+        socks = [self.sock] + [c.sock for c in conns]
+        for conn in conns:
+            if not conn.waiting:
+                return False
+        try:
+            with selectors.DefaultSelector() as sel:
+                for s in socks:
+                    sel.register(s, selectors.EVENT_READ)
+                return not sel.select(0)  # anything readable has work left to do
+        except (OSError, ValueError, KeyError):  # a socket closed meanwhile
+            return False
+
+    def __repr__(self) -> str:
+        text = super().__repr__()[:-1]
+        return f"{text}, {len(self.connections)} open connection(s)>" if self.running else text + ">"
+
+
+class UDPServer(_Base):
+    """A UDP server: *handler(data, peer)* returns the reply bytes, or None.
+
+    >>> with UDPServer(lambda data, peer: data.upper()) as server:
+    ...     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    ...         s.settimeout(2); s.sendto(b"hi", server.address); s.recv(10)
+    2
+    b'HI'
+    """
+
+    unit = "peer"
+    max_datagram = 65535
+
+    def __init__(self, handler, *, host: str = LOOPBACK, port: int = 0,
+                 timeout: float = 60.0, name: str | None = None):
+        super().__init__(name or _name_of(handler), host, port, timeout)
+        self.handler = handler
+        self.peers: dict[tuple, int] = {}
+        try:
+            self.sock = _bind(socket.SOCK_DGRAM, host, port)
+        except BaseException:
+            self._wake_r.close()
+            self._wake_w.close()
+            raise
+        self._busy = False
+        self._note_address(host)
+        self._start_thread(self._serve_loop, f"labkit-{self.name}-udp")
+
+    def _serve_loop(self) -> None:
+        while self._wait_readable(self.sock):
+            self._busy = True
+            try:
+                self._serve_one()
+            finally:
+                self._busy = False
+
+    def _serve_one(self) -> None:
+        try:
+            data, peer = self.sock.recvfrom(self.max_datagram)
+        except OSError as exc:  # e.g. ECONNREFUSED left by an ICMP error
+            self.events.add(0, "note", f"{type(exc).__name__}: {exc}")
+            return
+        number = self.peers.setdefault(peer, len(self.peers) + 1)
+        self.events.add(number, "received", f"{len(data)} bytes: {preview(data)}",
+                        nbytes=len(data), peer=peer)
+        try:
+            reply = self.handler(data, peer)
+            if reply is not None:
+                self.sock.sendto(reply, peer)
+                self.events.add(number, "sent", f"{len(reply)} bytes: {preview(reply)}",
+                                nbytes=len(reply), peer=peer)
+        except _PEER_ERRORS as exc:
+            self.events.add(number, "dropped", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            self._record_error(number, exc)
+
+    def wait_quiet(self, timeout: float = 1.0) -> bool:
+        """Wait until no datagram is queued and none is being handled."""
+        deadline = time.monotonic() + timeout
+        while not self._stopped:
+            try:
+                with selectors.DefaultSelector() as sel:
+                    sel.register(self.sock, selectors.EVENT_READ)
+                    if not self._busy and not sel.select(0):
+                        return True
+            except (OSError, ValueError):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+
+# -- the registry --------------------------------------------------------------
+
+_registry: dict[str, _Base] = {}
+_registry_lock = threading.Lock()
+
+
+def _name_of(handler) -> str:
+    name = getattr(handler, "__name__", None) or type(handler).__name__
+    return name.lower()
+
+
+def _forget(server: _Base) -> None:
+    with _registry_lock:
+        if _registry.get(server.name) is server:
+            del _registry[server.name]
+
+
+def _replace(name: str, make):
+    with _registry_lock:
+        old = _registry.pop(name, None)
+    if old is not None:
+        old.stop()
+    server = make()
+    with _registry_lock:
+        _registry[server.name] = server
+    return server
+
+
+def serve(handler, *, name: str | None = None, host: str = LOOPBACK, port: int = 0,
+          timeout: float = 60.0) -> TCPServer:
+    """Start a TCP server for *handler* in the background, replacing any of the same name.
+
+    >>> server = serve(echo)          # re-running this cell is safe
+    >>> server.address
+    ('127.0.0.1', 45873)
+    """
+    name = name or _name_of(handler)
+    return _replace(name, lambda: TCPServer(handler, host=host, port=port,
+                                            timeout=timeout, name=name))
+
+
+def serve_udp(handler, *, name: str | None = None, host: str = LOOPBACK, port: int = 0,
+              timeout: float = 60.0) -> UDPServer:
+    """Start a UDP server for *handler(data, peer)*, replacing any of the same name."""
+    name = name or _name_of(handler)
+    return _replace(name, lambda: UDPServer(handler, host=host, port=port,
+                                            timeout=timeout, name=name))
+
+
+def running() -> list[_Base]:
+    """The servers started with serve() or serve_udp() that are still running."""
+    with _registry_lock:
+        return list(_registry.values())
+
+
+def stop_all(timeout: float = 1.0) -> int:
+    """Stop every server in the registry; return how many were stopped."""
+    servers = running()
+    for server in servers:
+        server.stop(timeout)
+    return len(servers)
+
