@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--host", default="127.0.0.1")
     client.add_argument("--port", type=_port, required=True)
     client.add_argument("--timeout", type=float, default=5.0)
-    client.add_argument("message", nargs="?", default="你好",
+    client.add_argument("message", nargs="?", default=None,
                         help="text to send (echo, greeting; default 你好)")
 
     sub.add_parser("doctor", help="check that this machine is ready for the course",
@@ -105,7 +105,17 @@ def cmd_doctor(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # argparse gives a subcommand's optional positional its default as soon as it sees
+    # the protocol, so "client echo --port 9998 你好" leaves 你好 over; take it here.
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "client" and args.message is None and len(extra) == 1 \
+            and not extra[0].startswith("-"):
+        args.message, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "client" and args.message is None:
+        args.message = "你好"
     return {"serve": cmd_serve, "client": cmd_client, "doctor": cmd_doctor}[args.command](args)
 
 

@@ -15,7 +15,15 @@ import dataclasses
 import threading
 import time
 
-__all__ = ["Event", "EventLog", "preview"]
+__all__ = ["Event", "EventLog", "preview", "plural"]
+
+# kinds whose detail reads as an explanation: "[conn 1] error: ValueError: ..."
+_EXPLAINED = {"error", "dropped", "note", "refused", "too slow", "read", "timed out"}
+
+
+def plural(n: int, noun: str = "byte") -> str:
+    """``plural(1)`` is "1 byte", ``plural(6)`` is "6 bytes"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def preview(data: bytes, limit: int = 40) -> str:
@@ -43,7 +51,8 @@ class Event:
 
     def render(self, unit: str = "conn") -> str:
         who = f"{unit} {self.conn}" if self.conn else "server"
-        return f"[{who}] {self.kind}" + (f" {self.detail}" if self.detail else "")
+        sep = ": " if self.kind in _EXPLAINED else " "
+        return f"[{who}] {self.kind}" + (f"{sep}{self.detail}" if self.detail else "")
 
     __str__ = render
 

@@ -34,7 +34,7 @@ import threading
 import time
 
 from .errors import LabkitError
-from .events import EventLog, preview
+from .events import EventLog, plural, preview
 
 __all__ = [
     "Connection",
@@ -244,18 +244,18 @@ class Connection:
         finally:
             self.waiting = False
         if data:
-            self.log("received", f"{len(data)} bytes: {preview(data)}", nbytes=len(data))
+            self.log("received", f"{plural(len(data))}: {preview(data)}", nbytes=len(data))
         elif not self.stopping:
             self.log("end of stream", "(the client closed its side)")
         return data
 
     def sendall(self, data: bytes) -> None:
         self.sock.sendall(data)
-        self.log("sent", f"{len(data)} bytes: {preview(data)}", nbytes=len(data))
+        self.log("sent", f"{plural(len(data))}: {preview(data)}", nbytes=len(data))
 
     def send(self, data: bytes) -> int:
         n = self.sock.send(data)
-        self.log("sent", f"{n} bytes: {preview(data[:n])}", nbytes=n)
+        self.log("sent", f"{plural(n)}: {preview(data[:n])}", nbytes=n)
         return n
 
     def shutdown(self, how: int = socket.SHUT_WR) -> None:
@@ -422,13 +422,13 @@ class UDPServer(_Base):
             self.events.add(0, "note", f"{type(exc).__name__}: {exc}")
             return
         number = self.peers.setdefault(peer, len(self.peers) + 1)
-        self.events.add(number, "received", f"{len(data)} bytes: {preview(data)}",
+        self.events.add(number, "received", f"{plural(len(data))}: {preview(data)}",
                         nbytes=len(data), peer=peer)
         try:
             reply = self.handler(data, peer)
             if reply is not None:
                 self.sock.sendto(reply, peer)
-                self.events.add(number, "sent", f"{len(reply)} bytes: {preview(reply)}",
+                self.events.add(number, "sent", f"{plural(len(reply))}: {preview(reply)}",
                                 nbytes=len(reply), peer=peer)
         except _PEER_ERRORS as exc:
             self.events.add(number, "dropped", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,60 @@
+"""Helpers shared by the server tests: a resource baseline and small socket utilities."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import psutil
+
+
+class Baseline:
+    """Remember threads and file descriptors now; later assert they came back.
+
+    >>> base = Baseline()
+    >>> ... start and stop servers ...
+    >>> base.assert_restored()
+    """
+
+    def __init__(self):
+        self.threads = {t.ident for t in threading.enumerate()}
+        self.fds = psutil.Process().num_fds()
+
+    def extra_threads(self) -> list[str]:
+        return [t.name for t in threading.enumerate()
+                if t.ident not in self.threads and t.is_alive()]
+
+    def assert_restored(self, timeout: float = 2.0) -> None:
+        # handler threads close their socket and then exit; give them a moment
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.extra_threads() and psutil.Process().num_fds() <= self.fds:
+                return
+            time.sleep(0.01)
+        assert self.extra_threads() == []
+        assert psutil.Process().num_fds() <= self.fds
+
+
+def reset(sock: socket.socket) -> None:
+    """Close *sock* with an RST instead of a FIN (SO_LINGER with a zero timeout)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def read_all(sock: socket.socket, timeout: float = 5.0) -> bytes:
+    """Read until EOF (the test fails with socket.timeout if the peer never closes)."""
+    sock.settimeout(timeout)
+    chunks = []
+    while data := sock.recv(65536):
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def echo_roundtrip(address, text: str = "你好") -> bytes:
+    """One complete conversation with an echo server: send, half-close, read to EOF."""
+    with socket.create_connection(address, timeout=5) as s:
+        s.sendall(text.encode())
+        s.shutdown(socket.SHUT_WR)
+        return read_all(s)

@@ -1,0 +1,150 @@
+"""The command line contract: python -m labkit serve | client | doctor."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+
+
+def labkit(*args, env=ENV, **kwargs):
+    return subprocess.run([sys.executable, "-m", "labkit", *args], capture_output=True,
+                          text=True, timeout=30, env=env, cwd=ROOT, **kwargs)
+
+
+class Serve:
+    """`python -m labkit serve ...` as a context manager that yields (host, port)."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([sys.executable, "-m", "labkit", "serve", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=ENV, cwd=ROOT)
+
+    def __enter__(self):
+        line = self.proc.stdout.readline()  # printed and flushed once the port is bound
+        assert line.startswith("listening on "), (line, self.proc.stderr.read())
+        host, port = line.split()[-1].rsplit(":", 1)
+        return host, int(port)
+
+    def stop(self, sig=signal.SIGINT) -> tuple[int, float]:
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        code = self.proc.wait(10)
+        return code, time.monotonic() - started
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_prints_its_address_and_stops_cleanly_on_a_signal(sig):
+    server = Serve("echo")
+    with server as (host, port):
+        assert host == "127.0.0.1" and port > 0
+        client = labkit("client", "echo", "--host", host, "--port", str(port), "你好")
+        assert (client.returncode, client.stdout) == (0, "欢迎访问>>>>你好\n")
+        code, took = server.stop(sig)
+        assert code == 0 and took < 1.0
+
+
+def test_seed_client_talks_to_serve_echo_on_port_9998():
+    # The issue's acceptance check: the seed's own client.py, against port 9998.
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 9998)) == 0:
+            pytest.skip("something else already listens on 9998")
+    server = Serve("echo", "--port", "9998")
+    with server:
+        seed = subprocess.run([sys.executable, str(ROOT / "notebooks/programs/client.py")],
+                              input="你好\n0\n", capture_output=True, text=True, timeout=20,
+                              env=ENV)
+        assert seed.returncode == 0, seed.stderr
+        assert "欢迎访问>>>>你好" in seed.stdout.splitlines()
+        assert seed.stdout.splitlines()[-1] == "已断开链接……"
+        assert server.stop()[0] == 0
+
+
+def test_serve_on_the_network_warns():
+    server = Serve("chat", "--host", "0.0.0.0")
+    with server as (host, port):
+        assert host == "0.0.0.0"
+        assert server.stop()[0] == 0
+        assert "reachable from other machines" in server.proc.stderr.read()
+
+
+def test_client_greeting_and_clock():
+    server = Serve("greeting")
+    with server as (host, port):
+        done = labkit("client", "greeting", "--port", str(port), "Hello 😀")
+        assert done.stdout == f"谢谢连接我:/127.0.0.1:{port}\nGoodbye!\n"
+        server.stop()
+    server = Serve("clock")
+    with server as (host, port):
+        done = labkit("client", "clock", "--port", str(port))
+        assert done.returncode == 0 and done.stdout.startswith("服务端消息: 20")
+        server.stop()
+
+
+def test_client_against_a_closed_port_says_what_to_check():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        done = labkit("client", "echo", "--port", str(port), "hi")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == f"error: nothing is listening on 127.0.0.1:{port} - is the server cell running?\n"
+
+
+def test_port_in_use_is_an_error_with_exit_1():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        done = labkit("serve", "echo", "--port", str(s.getsockname()[1]))
+    assert done.returncode == 1 and "already in use" in done.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["serve"], ["serve", "http"], ["client", "echo"],
+                                  ["serve", "echo", "--port", "70000"]])
+def test_bad_usage_exits_2(args):
+    assert labkit(*args).returncode == 2
+
+
+@pytest.mark.parametrize("command", ["serve", "client", "doctor"])
+def test_every_command_has_help(command):
+    done = labkit(command, "--help")
+    assert done.returncode == 0 and "usage: python -m labkit " + command in done.stdout
+
+
+def test_doctor_passes_on_this_machine():
+    done = labkit("doctor")
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout
+    assert [line.split(":")[0] for line in lines if line[:1] in "✓✗–"] == [
+        "✓ Python", "✓ packages", "✓ Jupyter kernel", "✓ loopback", "✓ Java", "✓ PHP"]
+    assert lines[-1] == "labkit doctor: ready"
+
+
+def test_doctor_fails_when_an_essential_package_is_missing(tmp_path):
+    # a sitecustomize that hides nbval from importlib.metadata
+    (tmp_path / "sitecustomize.py").write_text(
+        "import importlib.metadata as m\n"
+        "_real = m.version\n"
+        "def version(name):\n"
+        "    if name == 'nbval':\n"
+        "        raise m.PackageNotFoundError(name)\n"
+        "    return _real(name)\n"
+        "m.version = version\n")
+    done = labkit("doctor", env={**ENV, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 1
+    assert "missing: nbval" in done.stdout and "fix: python -m pip install -r requirements.txt" in done.stdout
