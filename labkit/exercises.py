@@ -77,9 +77,8 @@ def is_stub(answer) -> bool:
     for op in dis.get_instructions(code):
         if op.opname not in _STUB_OPS:
             return False
-        if op.opname in ("LOAD_CONST", "RETURN_CONST") and not (
-                op.argval is None or op.argval is Ellipsis or isinstance(op.argval, str)):
-            return False  # returns a real value, e.g. ``return 42``
+        if op.opname in ("LOAD_CONST", "RETURN_CONST") and op.argval not in (None, Ellipsis):
+            return False  # returns a real value, e.g. ``return 42`` (docstrings are not loaded)
     return True
 
 
