@@ -9,16 +9,11 @@ import pytest
 
 import labkit
 from labkit.servers import TCPServer
-from support import Baseline, echo_roundtrip, read_all
+from support import echo_roundtrip, read_all
 
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-def baseline():
-    base = Baseline()
-    yield base
-    base.assert_restored()
 
 
 def reply_for(text: str) -> bytes:

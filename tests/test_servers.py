@@ -13,12 +13,6 @@ from support import Baseline, echo_roundtrip, read_all, reset
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-def baseline():
-    base = Baseline()
-    yield base
-    labkit.stop_all()
-    base.assert_restored()
 
 
 def test_binds_loopback_and_a_free_port_in_the_callers_thread(baseline):
