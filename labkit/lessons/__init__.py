@@ -1,3 +1,4 @@
 """Each lesson's exercises: importing this package registers all of them."""
 
 from . import welcome  # noqa: F401
+from . import close, connect, sendrecv  # noqa: F401  (lessons 04-06)
