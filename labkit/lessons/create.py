@@ -1,0 +1,142 @@
+"""Exercises of lesson 01-create: make the right kind of socket, and close it.
+
+Both checks use real sockets: the learner's TCP socket must connect to a real
+TCP server, the UDP one must trade a datagram with a real UDP server, and a
+socket left open is caught by the ``ResourceWarning`` Python gives when it has
+to close one for you.
+"""
+
+from __future__ import annotations
+
+import gc
+import socket
+import warnings
+
+from ..exercises import NotYet, call, register
+from ..protocols import ECHO_PREFIX, echo
+from ..servers import TCPServer, UDPServer
+
+__all__ = ["unclosed_warnings"]
+
+_MAKE_SOCKET = '''
+def make_socket(kind):
+    if kind == "tcp":
+        return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if kind == "udp":
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    raise ValueError(f"kind must be 'tcp' or 'udp', not {kind!r}")
+'''
+
+_KINDS = {"tcp": (socket.SOCK_STREAM, "TCP is a stream: SOCK_STREAM"),
+          "udp": (socket.SOCK_DGRAM, "UDP sends datagrams: SOCK_DGRAM")}
+
+
+def _name(value) -> str:
+    return getattr(value, "name", str(value))
+
+
+def _try_tcp(sock: socket.socket, server: TCPServer) -> None:
+    sock.settimeout(3)
+    try:
+        sock.connect(server.address)
+        reply = sock.recv(64)
+    except OSError as exc:
+        raise NotYet(f"the socket from make_socket('tcp') could not talk to a TCP server "
+                     f"({type(exc).__name__}: {exc}).") from None
+    if reply != b"tcp ok":
+        raise NotYet(f"the TCP socket received {reply!r} instead of b'tcp ok'.")
+
+
+def _try_udp(sock: socket.socket, server: UDPServer) -> None:
+    sock.settimeout(3)
+    try:
+        sock.sendto(b"hi", server.address)
+        reply = sock.recv(64)
+    except OSError as exc:
+        raise NotYet(f"the socket from make_socket('udp') could not trade a datagram with a "
+                     f"UDP server ({type(exc).__name__}: {exc}).") from None
+    if reply != b"udp ok":
+        raise NotYet(f"the UDP socket received {reply!r} instead of b'udp ok'.")
+
+
+@register("01-make-socket", title="A TCP socket and a UDP socket", solution=_MAKE_SOCKET, hints=[
+    "Both are IPv4 sockets: the family is socket.AF_INET for both.",
+    "The type is what differs: TCP is socket.SOCK_STREAM, UDP is socket.SOCK_DGRAM.",
+    "Return the socket itself (no `with` here: the caller uses it, then closes it).",
+])
+def _check_make_socket(make_socket) -> str:
+    with TCPServer(lambda conn: conn.sendall(b"tcp ok"), name="exercise-tcp", timeout=5) as tcp, \
+            UDPServer(lambda data, peer: b"udp ok", name="exercise-udp", timeout=5) as udp:
+        for kind, (want, why) in _KINDS.items():
+            sock = call(make_socket, kind, what=f"make_socket({kind!r})")
+            if not isinstance(sock, socket.socket):
+                raise NotYet(f"make_socket({kind!r}) returned {sock!r}, not a socket.socket.")
+            with sock:
+                if sock.fileno() == -1:
+                    raise NotYet(f"make_socket({kind!r}) returned a socket that is already "
+                                 "closed: return it open (no `with` inside the function).")
+                if sock.family != socket.AF_INET:
+                    raise NotYet(f"make_socket({kind!r}) made a {_name(sock.family)} socket; "
+                                 "this exercise wants IPv4, AF_INET.")
+                if sock.type != want:
+                    raise NotYet(f"make_socket({kind!r}) made a {_name(sock.type)} socket; "
+                                 f"{why}.")
+                (_try_tcp if kind == "tcp" else _try_udp)(sock, tcp if kind == "tcp" else udp)
+    return ("your TCP socket connected to a real TCP server and your UDP socket traded a "
+            "datagram with a real UDP server.")
+
+
+def unclosed_warnings(fn, *args, **kwargs):
+    """Call *fn* and return ``(result, messages)``: one message per socket left unclosed.
+
+    >>> def leaky():
+    ...     s = socket.socket()
+    >>> unclosed_warnings(leaky)[1]
+    ["unclosed <socket.socket fd=5, family=2, type=1, proto=0, laddr=('0.0.0.0', 0)>"]
+
+    Python closes a socket you forgot when it is garbage-collected, and says so
+    with a ``ResourceWarning`` (hidden by default). Here they are recorded, not
+    printed, so nothing reaches stderr.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        result = fn(*args, **kwargs)
+        gc.collect()
+    return result, [str(w.message) for w in caught
+                    if issubclass(w.category, ResourceWarning) and "socket" in str(w.message)]
+
+
+_PING = '''
+def ping(address):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(address)
+        s.sendall(b"ping")
+        return s.recv(1024)
+'''
+
+
+@register("01-with", title="Ping, and leave nothing open", solution=_PING, hints=[
+    "Start with `with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:` and put "
+    "everything else inside the block.",
+    "Inside the block: s.connect(address), then s.sendall(b'ping'), then "
+    "return s.recv(1024). Returning from inside `with` still closes the socket.",
+    "Give the socket a timeout (s.settimeout(5)) before connecting, so that nothing can "
+    "wait forever.",
+])
+def _check_ping(ping) -> str:
+    want = f"{ECHO_PREFIX}ping\r\n".encode("utf-8")
+    with TCPServer(echo, name="exercise-echo", timeout=5) as server:
+        reply, leaks = unclosed_warnings(call, ping, server.address, what="ping(address)")
+        if leaks:
+            raise NotYet(f"ping() left a socket open; Python had to close it and warned: "
+                         f"ResourceWarning: {leaks[0]}. Create the socket with `with`.")
+        if isinstance(reply, str):
+            raise NotYet(f"ping() returned the str {reply!r}; return the bytes that recv() "
+                         "gave you, undecoded.")
+        if reply != want:
+            raise NotYet(f"ping() returned {reply!r}; the echo server answers {want!r} "
+                         "to b'ping'.")
+        if server.accepted < 1:
+            raise NotYet("ping() must connect to the address it is given.")
+    return "your function connected, sent b'ping', got the reply and closed its socket."

@@ -1,0 +1,368 @@
+"""The exercises of lessons 01-03: each check accepts its solution, rejects typical wrong
+answers with a message naming what is wrong, answers a stub with "not attempted", and
+leaves no thread or socket behind."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+import labkit
+from labkit.lessons import bind, create, listen
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def solution(name):
+    """The exercise's own solution, run as a learner's cell would run it."""
+    namespace = {"socket": socket}
+    exec(labkit.exercise(name).solution().text, namespace)
+    return [v for k, v in namespace.items() if callable(v) and not k.startswith("_")
+            and k != "socket"][0]
+
+
+def threads_settle(baseline, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while threading.active_count() > baseline and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threading.active_count()
+
+
+@pytest.fixture
+def no_leaks():
+    baseline = threading.active_count()
+    yield
+    assert threads_settle(baseline) == baseline
+
+
+def verdict(name, answer):
+    return labkit.exercise(name).check(answer)
+
+
+def assert_not_yet(name, answer, *fragments):
+    result = verdict(name, answer)
+    assert result.status == "not yet", result
+    for fragment in fragments:
+        assert fragment in result.message, result
+    return result
+
+
+NAMES = ["01-make-socket", "01-with", "02-free-port", "02-which-address", "02-reuse",
+         "03-accept", "03-wait", "03-serve-many"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_is_correct(name, no_leaks):
+    result = verdict(name, solution(name))
+    assert result.status == "correct", result
+    assert bool(result)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_untouched_stub_is_not_attempted(name):
+    def stub(*args):
+        ...
+    assert verdict(name, stub).status == "not attempted"
+    assert len(labkit.exercise(name).hints) >= 2
+
+
+# -- 01 ----------------------------------------------------------------------
+
+def test_make_socket_rejects_udp_made_as_stream(no_leaks):
+    def make_socket(kind):
+        return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    assert_not_yet("01-make-socket", make_socket, "make_socket('udp')", "SOCK_STREAM",
+                   "SOCK_DGRAM")
+
+
+def test_make_socket_rejects_swapped_types(no_leaks):
+    def make_socket(kind):
+        kind_ = socket.SOCK_DGRAM if kind == "tcp" else socket.SOCK_STREAM
+        return socket.socket(socket.AF_INET, kind_)
+    assert_not_yet("01-make-socket", make_socket, "make_socket('tcp')", "SOCK_DGRAM")
+
+
+def test_make_socket_rejects_ipv6_and_closed_sockets(no_leaks):
+    def ipv6(kind):
+        return socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    assert_not_yet("01-make-socket", ipv6, "AF_INET6")
+
+    def closed(kind):
+        with socket.socket() as s:
+            return s
+    assert_not_yet("01-make-socket", closed, "already closed")
+
+
+def test_ping_rejects_a_socket_left_open(no_leaks):
+    def ping(address):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.connect(address)
+        s.sendall(b"ping")
+        return s.recv(1024)
+    assert_not_yet("01-with", ping, "left a socket open", "ResourceWarning")
+
+
+def test_ping_rejects_a_decoded_reply(no_leaks):
+    def ping(address):
+        with socket.create_connection(address, timeout=5) as s:
+            s.sendall(b"ping")
+            return s.recv(1024).decode("utf-8")
+    assert_not_yet("01-with", ping, "returned the str")
+
+
+def test_ping_rejects_a_str_send(no_leaks):
+    def ping(address):
+        with socket.create_connection(address, timeout=5) as s:
+            s.sendall("ping")
+            return s.recv(1024)
+    assert_not_yet("01-with", ping, "TypeError")
+
+
+def test_unclosed_warnings_records_without_printing(capfd):
+    def leaky():
+        socket.socket()
+    result, messages = create.unclosed_warnings(leaky)
+    assert result is None
+    assert len(messages) == 1 and messages[0].startswith("unclosed <socket.socket fd=")
+    assert capfd.readouterr().err == ""
+
+
+# -- 02 ----------------------------------------------------------------------
+
+def test_free_port_rejects_a_fixed_port(no_leaks):
+    with socket.socket() as probe:  # a number that is free now, as a learner would type one
+        probe.bind(("127.0.0.1", 0))
+        fixed = probe.getsockname()[1]
+
+    def open_listener():
+        s = socket.socket()
+        s.bind(("127.0.0.1", fixed))
+        s.listen()
+        return s, fixed
+    assert_not_yet("02-free-port", open_listener, "second call", "Address already in use",
+                   "port 0")
+
+
+def test_free_port_rejects_port_zero_as_the_answer(no_leaks):
+    def open_listener():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        return s, 0
+    assert_not_yet("02-free-port", open_listener, "returned port 0", "getsockname")
+
+
+def test_free_port_rejects_missing_listen_and_any_address(no_leaks):
+    def no_listen():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        return s, s.getsockname()[1]
+    assert_not_yet("02-free-port", no_listen, "listen()")
+
+    def everywhere():
+        s = socket.socket()
+        s.bind(("0.0.0.0", 0))
+        s.listen()
+        return s, s.getsockname()[1]
+    assert_not_yet("02-free-port", everywhere, "'0.0.0.0'", "127.0.0.1")
+
+
+def _listener_on(host):
+    s = socket.socket()
+    s.bind((host, 0))
+    s.listen()
+    return s
+
+
+def test_which_address_rejects_localhost_for_the_network(no_leaks):
+    def listener_for(audience):
+        return _listener_on("127.0.0.1" if audience == "this machine" else "localhost")
+    assert_not_yet("02-which-address", listener_for, "listener_for('the network')",
+                   "loopback", "0.0.0.0")
+
+
+def test_which_address_rejects_any_address_for_this_machine(no_leaks):
+    def listener_for(audience):
+        return _listener_on("0.0.0.0")
+    assert_not_yet("02-which-address", listener_for, "listener_for('this machine')",
+                   "reachable from other machines")
+
+
+def test_which_address_accepts_the_empty_host_as_any_address(no_leaks):
+    def listener_for(audience):
+        return _listener_on("127.0.0.1" if audience == "this machine" else "")
+    assert verdict("02-which-address", listener_for).status == "correct"
+
+
+def test_reuse_rejects_a_plain_bind(no_leaks):
+    def listen_again(port):
+        s = socket.socket()
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        return s
+    assert_not_yet("02-reuse", listen_again, "Address already in use", "TIME_WAIT",
+                   "SO_REUSEADDR")
+
+
+def test_reuse_rejects_the_option_set_after_bind(no_leaks):
+    def listen_again(port):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        finally:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.listen()
+        return s
+    assert_not_yet("02-reuse", listen_again, "Address already in use")
+
+
+def test_reuse_rejects_another_port(no_leaks):
+    def listen_again(port):
+        return _listener_on("127.0.0.1")
+    assert_not_yet("02-reuse", listen_again, "not on ('127.0.0.1'")
+
+
+def test_time_wait_blocks_a_plain_bind_but_not_one_with_reuseaddr():
+    port = bind.leave_time_wait()
+    with socket.socket() as plain:
+        with pytest.raises(OSError) as info:
+            plain.bind(("127.0.0.1", port))
+    assert "Address already in use" in str(info.value)
+    with socket.socket() as reuse:
+        reuse.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reuse.bind(("127.0.0.1", port))
+        assert reuse.getsockname() == ("127.0.0.1", port)
+
+
+def test_reuseaddr_does_not_cure_a_live_listener():
+    with socket.socket() as old, socket.socket() as new:
+        for s in (old, new):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        old.bind(("127.0.0.1", 0))
+        old.listen()
+        with pytest.raises(OSError, match="Address already in use"):
+            new.bind(old.getsockname())
+
+
+def test_try_connect_names_the_outcome():
+    with listen.make_listener() as listener:
+        port = listener.getsockname()[1]
+        assert bind.try_connect("127.0.0.1", port) == "connected"
+    assert bind.try_connect("127.0.0.1", port) == "ConnectionRefusedError"
+
+
+# -- 03 ----------------------------------------------------------------------
+
+def test_accept_rejects_sending_on_the_listener(no_leaks):
+    def serve_one(listener):
+        conn, address = listener.accept()
+        listener.sendall(b"hello\n")
+        return address
+    assert_not_yet("03-accept", serve_one, "listening socket", "accept() returned")
+
+
+def test_accept_rejects_closing_the_listener(no_leaks):
+    def serve_one(listener):
+        conn, address = listener.accept()
+        with conn:
+            conn.sendall(b"hello\n")
+        listener.close()
+        return address
+    assert_not_yet("03-accept", serve_one, "closed the listening socket")
+
+
+def test_accept_rejects_returning_the_socket(no_leaks):
+    def serve_one(listener):
+        conn, address = listener.accept()
+        conn.sendall(b"hello\n")
+        conn.shutdown(socket.SHUT_WR)
+        return conn
+    assert_not_yet("03-accept", serve_one, "returned a socket")
+
+
+def test_wait_rejects_an_uncaught_timeout(no_leaks):
+    def wait_for_client(listener, seconds):
+        listener.settimeout(seconds)
+        return listener.accept()
+    assert_not_yet("03-wait", wait_for_client, "TimeoutError", "return None")
+
+
+def test_wait_rejects_no_timeout_at_all(no_leaks):
+    def wait_for_client(listener, seconds):
+        return listener.accept()
+    assert_not_yet("03-wait", wait_for_client, "did not return within 3 s")
+
+
+def test_wait_rejects_non_blocking_accept(no_leaks):
+    def wait_for_client(listener, seconds):
+        listener.setblocking(False)
+        try:
+            return listener.accept()
+        except BlockingIOError:
+            return None
+    assert_not_yet("03-wait", wait_for_client, "gave up at once")
+
+
+def test_serve_many_rejects_the_seeds_one_client_server(no_leaks):
+    def serve(listener, n):
+        conn, address = listener.accept()
+        while True:
+            data = conn.recv(1024)
+            if not data:
+                break
+            conn.send(("欢迎访问>>>>" + data.decode("utf-8") + "\r\n").encode("utf-8"))
+        conn.close()
+    assert_not_yet("03-serve-many", serve, "client 2 of 5", "after 1 client(s)",
+                   "accept() once for every client")
+
+
+def test_serve_many_rejects_a_server_that_never_closes(no_leaks):
+    kept = []
+
+    def serve(listener, n):
+        for _ in range(n):
+            conn, address = listener.accept()
+            kept.append(conn)
+            data = conn.recv(1024)
+            conn.sendall(("欢迎访问>>>>" + data.decode("utf-8") + "\r\n").encode("utf-8"))
+    try:
+        assert_not_yet("03-serve-many", serve, "client 1 of 5", "close each client")
+    finally:
+        for conn in kept:
+            conn.close()
+
+
+def test_serve_many_rejects_a_wrong_reply(no_leaks):
+    def serve(listener, n):
+        for _ in range(n):
+            conn, address = listener.accept()
+            with conn:
+                conn.sendall(conn.recv(1024))
+    assert_not_yet("03-serve-many", serve, "client 1 of 5", "received b'")
+
+
+def test_backlog_queues_clients_before_accept():
+    with listen.make_listener(backlog=1) as listener:
+        listener.settimeout(2)
+        clients = [socket.create_connection(listener.getsockname(), timeout=2)
+                   for _ in range(2)]  # backlog 1 queues two on Linux, more elsewhere
+        accepted = [listener.accept()[0] for _ in clients]
+        assert [a.getpeername() for a in accepted] == [c.getsockname() for c in clients]
+        for s in accepted + clients:
+            s.close()
+
+
+def test_start_program_reads_the_first_line_and_times_out(tmp_path):
+    import sys
+    script = tmp_path / "hello.py"
+    script.write_text("print('你好', flush=True)\nimport time; time.sleep(0.2)\n",
+                      encoding="utf-8")
+    proc, line = listen.start_program([sys.executable, str(script)])
+    assert line == "你好"
+    assert proc.wait(timeout=5) == 0
+    proc.communicate()
+    silent = tmp_path / "silent.py"
+    silent.write_text("import time; time.sleep(30)\n")
+    with pytest.raises(TimeoutError):
+        listen.start_program([sys.executable, str(silent)], timeout=0.3)
