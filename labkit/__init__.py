@@ -11,12 +11,13 @@ against real sockets, and runs the command line (``python -m labkit``).
     labkit.stop_all()
 """
 
-from . import clients, errors, events, exercises, framing, peers, preflight, protocols, servers
+from . import clients, errors, events, exercises, framing, langs, peers, preflight, protocols, servers
 from .clients import *  # noqa: F403
 from .errors import *  # noqa: F403
 from .events import *  # noqa: F403
 from .exercises import *  # noqa: F403
 from .framing import *  # noqa: F403
+from .langs import *  # noqa: F403
 from .peers import *  # noqa: F403
 from .preflight import *  # noqa: F403
 from .protocols import *  # noqa: F403
@@ -26,6 +27,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     name
-    for module in (clients, errors, events, exercises, framing, peers, preflight, protocols, servers)
+    for module in (clients, errors, events, exercises, framing, langs, peers, preflight, protocols, servers)
     for name in module.__all__
 ]
