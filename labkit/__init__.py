@@ -11,8 +11,10 @@ against real sockets, and runs the command line (``python -m labkit``).
     labkit.stop_all()
 """
 
-from . import clients, errors, events, exercises, framing, langs, peers, preflight, protocols, servers
+from . import chat, clients, conformance, errors, events, exercises, framing, langs, peers, preflight, protocols, servers
+from .chat import *  # noqa: F403
 from .clients import *  # noqa: F403
+from .conformance import *  # noqa: F403
 from .errors import *  # noqa: F403
 from .events import *  # noqa: F403
 from .exercises import *  # noqa: F403
@@ -27,6 +29,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     name
-    for module in (clients, errors, events, exercises, framing, langs, peers, preflight, protocols, servers)
+    for module in (chat, clients, conformance, errors, events, exercises, framing, langs, peers, preflight, protocols, servers)
     for name in module.__all__
 ]

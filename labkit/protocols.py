@@ -7,19 +7,16 @@
   string, replies ``writeUTF("谢谢连接我:/127.0.0.1:6666\\nGoodbye!")``, closes.
 - ``clock``: the seed's ``server.php``: writes ``服务端消息: <date>`` and closes.
 - ``chat``: UTF-8 lines; ``/nick NAME``, ``/quit``; every other line goes to
-  everyone else as ``NAME: text``.
+  everyone else as ``NAME: text`` (``labkit.chat.ChatRoom``).
 """
 
 from __future__ import annotations
 
 import datetime
-import queue
-import socket
-import threading
 
-from .framing import LineDecoder, TextDecoder, TooLong, encode_utf, read_utf
+from .framing import TextDecoder, encode_utf, read_utf
 
-__all__ = ["echo", "greeting", "clock", "ChatRoom", "handler_for", "java_address", "PROTOCOLS",
+__all__ = ["echo", "greeting", "clock", "handler_for", "java_address", "PROTOCOLS",
            "ECHO_PREFIX", "GREETING_PREFIX", "CLOCK_PREFIX"]
 
 ECHO_PREFIX = "欢迎访问>>>>"
@@ -61,129 +58,11 @@ def clock(conn, *, now=datetime.datetime.now) -> None:
     conn.sendall(f"{CLOCK_PREFIX}{stamp}".encode("utf-8"))
 
 
-class _Member:
-    """One chat participant: a name and a bounded queue drained by a writer thread."""
-
-    def __init__(self, conn, queue_size: int):
-        self.conn = conn
-        self.name = f"guest{conn.number}"
-        self.outbox: queue.Queue[bytes] = queue.Queue(queue_size)
-        self.gone = threading.Event()
-
-    def write_loop(self) -> None:
-        while not self.gone.is_set() or not self.outbox.empty():
-            try:
-                data = self.outbox.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            try:
-                self.conn.sock.sendall(data)
-            except OSError:
-                return
-
-
-class ChatRoom:
-    """The chat protocol: one room shared by every connection of a server.
-
-    ``serve(ChatRoom())`` starts a chat server. Lines are UTF-8 ending in
-    ``\\n``. ``/nick NAME`` sets a name; ``/quit`` or EOF leaves, and the
-    others get ``* NAME left``; any other line goes to everyone else as
-    ``NAME: text``. A line over *max_line* bytes gets ``! line too long`` and
-    is dropped (never buffered whole); invalid UTF-8 gets ``! invalid UTF-8``.
-    A client that stops reading fills its queue of *queue_size* lines, gets
-    ``! too slow, disconnecting`` if it can take it, and is disconnected, so
-    it never stalls the others.
-    """
-
-    __name__ = "chat"
-
-    def __init__(self, *, max_line: int = 4096, queue_size: int = 1024):
-        self.max_line = max_line
-        self.queue_size = queue_size
-        self.members: dict[int, _Member] = {}
-        self._lock = threading.Lock()
-
-    def names(self) -> list[str]:
-        with self._lock:
-            return [m.name for m in self.members.values()]
-
-    def _send(self, member: _Member, line: str) -> None:
-        try:
-            member.outbox.put_nowait(line.encode("utf-8"))
-        except queue.Full:
-            self._drop_slow(member)
-
-    def _drop_slow(self, member: _Member) -> None:
-        if member.gone.is_set():
-            return
-        member.gone.set()
-        member.conn.log("too slow", f"{self.queue_size} lines queued; disconnecting")
-        try:
-            member.conn.sock.send(b"! too slow, disconnecting\n", socket.MSG_DONTWAIT)
-        except OSError:
-            pass
-        try:
-            member.conn.sock.shutdown(socket.SHUT_RDWR)  # its handler sees EOF and leaves
-        except OSError:
-            pass
-
-    def broadcast(self, line: str, *, sender: _Member | None = None) -> None:
-        """Queue *line* for every member but *sender* (under the lock: order is kept)."""
-        with self._lock:
-            for member in self.members.values():
-                if member is not sender and not member.gone.is_set():
-                    self._send(member, line)
-
-    def __call__(self, conn) -> None:
-        member = _Member(conn, self.queue_size)
-        with self._lock:
-            self.members[conn.number] = member
-        writer = conn.server._start_thread(member.write_loop, f"labkit-chat-writer-{conn.number}")
-        try:
-            self._read_lines(member)
-        finally:
-            with self._lock:
-                self.members.pop(conn.number, None)
-            self.broadcast(f"* {member.name} left\n")
-            member.gone.set()
-            writer.join(1.0)  # let what was queued for this member go out first
-
-    def _read_lines(self, member: _Member) -> None:
-        decoder = LineDecoder(max_length=self.max_line)
-        while not member.gone.is_set():
-            data = member.conn.recv(4096)
-            if not data:
-                return
-            for line in decoder.feed(data):
-                if not self._handle_line(member, line):
-                    return
-
-    def _handle_line(self, member: _Member, line) -> bool:
-        """Act on one line; False means the member asked to leave."""
-        if isinstance(line, TooLong):
-            self._send(member, "! line too long\n")
-            return True
-        try:
-            text = line.decode("utf-8").removesuffix("\r")
-        except UnicodeDecodeError:
-            self._send(member, "! invalid UTF-8\n")
-            return True
-        if text == "/quit":
-            return False
-        if text.startswith("/nick"):
-            name = text[5:].strip()
-            if not name or len(name) > 32 or any(c.isspace() for c in name):
-                self._send(member, "! a name is 1 to 32 characters without spaces\n")
-            else:
-                member.name = name
-            return True
-        self.broadcast(f"{member.name}: {text}\n", sender=member)
-        return True
-
-
 def handler_for(name: str):
     """A fresh handler for the protocol called *name* (each chat server gets its own room)."""
     if name == "chat":
+        from .chat import ChatRoom  # lesson 10's module; imported late (it imports us)
+
         return ChatRoom()
     try:
         return {"echo": echo, "greeting": greeting, "clock": clock}[name]

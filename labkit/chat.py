@@ -1,0 +1,436 @@
+"""The chat server of lesson 10: one room, many clients, and nobody stalls the others.
+
+Theory of operation
+-------------------
+The protocol: UTF-8 lines ending in ``\\n``. ``/nick NAME`` sets a name; ``/quit`` (or
+EOF) leaves and the others get ``* NAME left``; any other line goes to every other
+client as ``NAME: text``. A line over ``max_line`` bytes gets ``! line too long`` and is
+dropped; bytes that are not UTF-8 get ``! invalid UTF-8``. The connection stays open.
+
+Each connection has two threads. The *reader* (the server's handler thread) splits the
+bytes into lines and acts on them. A line that passes ``max_line`` is answered at once
+and its bytes are thrown away as they arrive, until its newline: an endless line costs
+at most ``max_line`` bytes of memory. A message is *broadcast*: under the room's lock it
+is appended to every other member's outbox, so every member sees the messages in one
+order, which keeps each sender's order.
+
+Nobody writes to a socket while holding the lock: each member's *writer* thread drains
+its own outbox. The outbox is bounded (``queue_size`` lines and ``queue_bytes`` bytes).
+When a broadcast finds an outbox full it waits up to ``patience`` seconds for the writer
+to take it: a reader that is merely behind holds the room back a little, which is fair.
+A client that does not read at all is then *too slow*: its queued lines are dropped, its writer sends ``! too slow, disconnecting`` (if the client takes it
+within ``grace`` seconds) and the connection closes. The others never wait for it.
+"""
+
+from __future__ import annotations
+
+import collections
+import select
+import socket
+import threading
+import time
+
+from .events import preview
+
+__all__ = ["ChatRoom", "ChatClient", "ChatPanel", "chat_panel"]
+
+LINE_TOO_LONG = b"! line too long\n"
+INVALID_UTF8 = b"! invalid UTF-8\n"
+TOO_SLOW = b"! too slow, disconnecting\n"
+BAD_NAME = b"! a name is 1 to 32 characters without spaces\n"
+_BATCH = 1 << 16  # most bytes a writer takes from its outbox at once
+
+
+class _TooLong:
+    """Stands in for a line that passed the limit (reported as soon as it does)."""
+
+
+TOO_LONG = _TooLong()
+
+
+class _Lines:
+    """Split bytes into lines of at most *max_line* bytes, in bounded memory."""
+
+    def __init__(self, max_line: int):
+        self.max_line = max_line
+        self.buffer = bytearray()
+        self.skipping = False  # inside a too-long line: drop bytes until its newline
+
+    def feed(self, data: bytes) -> list:
+        out, start = [], 0
+        while True:
+            end = data.find(b"\n", start)
+            piece = data[start:] if end < 0 else data[start:end]
+            if self.skipping:
+                self.skipping = end < 0
+            else:
+                self.buffer += piece
+                if len(self.buffer) > self.max_line:
+                    out.append(TOO_LONG)
+                    self.buffer.clear()
+                    self.skipping = end < 0
+                elif end >= 0:
+                    out.append(bytes(self.buffer))
+                    self.buffer.clear()
+            if end < 0:
+                return out
+            start = end + 1
+
+
+class _Member:
+    """One participant: a name, a bounded outbox, and the writer thread that drains it."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.name = f"guest{conn.number}"
+        self.lines: _Lines | None = None
+        self.slow = False
+        self._cond = threading.Condition()
+        self._outbox: collections.deque[bytes] = collections.deque()
+        self._queued = 0  # bytes in the outbox
+        self._closing = False  # no more lines accepted: flush what is queued, then stop
+        self._deadline: float | None = None  # when closing, give up writing at this time
+
+    @property
+    def queued(self) -> int:
+        return self._queued
+
+    def put(self, data: bytes, max_lines: int, max_bytes: int, patience: float) -> bool:
+        """Queue *data*. If the outbox is full, wait up to *patience* s for the writer
+        to take it; False if it did not (the member is too slow)."""
+        deadline = time.monotonic() + patience
+        with self._cond:
+            while not self._closing and (len(self._outbox) >= max_lines
+                                         or self._queued + len(data) > max_bytes):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.conn.stopping:
+                    return False
+                self._cond.wait(min(left, 0.05))
+            if self._closing:
+                return True
+            self._outbox.append(data)
+            self._queued += len(data)
+            self._cond.notify_all()
+            return True
+
+    def close(self, grace: float, notice: bytes | None = None) -> None:
+        """Accept no more lines; flush within *grace* s (with *notice*: drop the rest first)."""
+        with self._cond:
+            if notice is not None:
+                self._outbox.clear()
+                self._outbox.append(notice)
+                self._queued = len(notice)
+            if not self._closing:
+                self._closing = True
+                self._deadline = time.monotonic() + grace
+            self._cond.notify_all()
+
+    def write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._outbox and not self._closing:
+                    self._cond.wait(0.5)
+                if not self._outbox:
+                    return  # closing, and everything went out
+                batch = bytearray()  # one send for many small lines, but not too many
+                while self._outbox and len(batch) < _BATCH:
+                    batch += self._outbox.popleft()
+                self._queued -= len(batch)
+                self._cond.notify_all()  # a broadcast may be waiting for room
+            if not self._write(batch):
+                return
+
+    def _write(self, data) -> bool:
+        sock, view = self.conn.sock, memoryview(data)
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        while view:
+            if self.conn.stopping or (self._deadline and time.monotonic() > self._deadline):
+                return False
+            # short poll, so that a member who is dropped or a stopping server is noticed
+            if not poller.poll(50):
+                continue
+            try:
+                n = sock.send(view)
+            except OSError:
+                return False
+            view = view[n:]
+        self.conn.log("sent", f"{len(data)} bytes: {preview(bytes(data[:40]))}", nbytes=len(data))
+        return True
+
+
+class ChatRoom:
+    """The chat protocol: one room shared by every connection of a server.
+
+        server = labkit.serve(labkit.ChatRoom())       # a chat server on 127.0.0.1
+        server.handler.names()                          # ['guest1', 'alice']
+
+    *max_line*: the longest line in bytes (without its newline). *queue_size* and
+    *queue_bytes* bound each member's outbox. A broadcast that finds an outbox full
+    waits up to *patience* seconds for it to drain (so a reader that is merely behind
+    holds the sender back); if it does not, the member is too slow and is disconnected,
+    after at most *grace* seconds spent on a last notice. *sndbuf* caps the kernel's
+    send buffer of each connection (SO_SNDBUF), which otherwise grows to megabytes.
+    Thread-safe: the server calls it from one thread per connection.
+    """
+
+    __name__ = "chat"
+
+    def __init__(self, *, max_line: int = 4096, queue_size: int = 1024,
+                 queue_bytes: int = 1 << 18, patience: float = 0.5, grace: float = 1.0,
+                 sndbuf: int | None = 1 << 16):
+        self.max_line = max_line
+        self.patience = patience
+        self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
+        self.grace = grace
+        self.sndbuf = sndbuf
+        self.members: dict[int, _Member] = {}
+        self.slow_dropped = 0
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        """The names of the members, in the order they joined."""
+        with self._lock:
+            return [m.name for m in self.members.values()]
+
+    def pending_bytes(self) -> int:
+        """The most bytes any member has buffered towards its next line (<= max_line)."""
+        with self._lock:
+            return max((len(m.lines.buffer) for m in self.members.values() if m.lines), default=0)
+
+    def broadcast(self, line: str, *, sender: _Member | None = None) -> None:
+        """Queue *line* for every member but *sender*; one order for all (under the lock)."""
+        data = line.encode("utf-8")
+        with self._lock:
+            for member in list(self.members.values()):
+                if member is not sender and not self._put(member, data):
+                    self._drop_slow(member)
+
+    def _put(self, member: _Member, data: bytes) -> bool:
+        return member.put(data, self.queue_size, self.queue_bytes, self.patience)
+
+    def _tell(self, member: _Member, data: bytes) -> None:
+        with self._lock:
+            if not self._put(member, data):
+                self._drop_slow(member)
+
+    def _drop_slow(self, member: _Member) -> None:
+        # called with the lock held; nothing here blocks
+        if member.slow:
+            return
+        member.slow = True
+        self.slow_dropped += 1
+        self.members.pop(member.conn.number, None)
+        member.conn.log("too slow", f"its outbox is full; disconnecting {member.name}")
+        member.close(self.grace, notice=TOO_SLOW)
+        try:
+            member.conn.sock.shutdown(socket.SHUT_RD)  # its reader sees EOF and leaves
+        except OSError:
+            pass
+
+    def __call__(self, conn) -> None:
+        if self.sndbuf:  # else the kernel buffers megabytes for a client that never reads
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
+        member = _Member(conn)
+        member.lines = _Lines(self.max_line)
+        with self._lock:
+            self.members[conn.number] = member
+        writer = conn.server._start_thread(member.write_loop, f"labkit-chat-writer-{conn.number}")
+        try:
+            self._read(member)
+        finally:
+            with self._lock:
+                self.members.pop(conn.number, None)
+            self.broadcast(f"* {member.name} left\n")
+            member.close(self.grace)
+            writer.join(self.grace + 0.5)
+            if writer.is_alive():  # pragma: no cover - the writer keeps its own deadline
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                writer.join(1.0)
+
+    def _read(self, member: _Member) -> None:
+        while not member.slow:
+            data = member.conn.recv(4096)
+            if not data:
+                return
+            for line in member.lines.feed(data):
+                if not self._handle(member, line):
+                    return
+
+    def _handle(self, member: _Member, line) -> bool:
+        """Act on one line; False means the member asked to leave."""
+        if line is TOO_LONG:
+            self._tell(member, LINE_TOO_LONG)
+            return True
+        try:
+            text = line.decode("utf-8").removesuffix("\r")
+        except UnicodeDecodeError:
+            self._tell(member, INVALID_UTF8)
+            return True
+        if text == "/quit":
+            return False
+        if text == "/nick" or text.startswith("/nick "):
+            name = text[len("/nick"):].strip()
+            if 1 <= len(name) <= 32 and not any(c.isspace() for c in name):
+                member.name = name
+            else:
+                self._tell(member, BAD_NAME)
+            return True
+        self.broadcast(f"{member.name}: {text}\n", sender=member)
+        return True
+
+
+# -- clients and a panel for the notebook ---------------------------------------------
+
+
+class ChatClient:
+    """A chat client whose reader thread collects every line the server sends.
+
+        alice = ChatClient(server, "alice")
+        alice.say("你好")
+        bob.wait_for("alice: 你好")      # True once it arrived (or False after timeout)
+        bob.lines                         # ['alice: 你好']
+
+    *on_line(client, line)* is called from the reader thread for every line.
+    """
+
+    def __init__(self, target, name: str | None = None, *, timeout: float = 5.0, on_line=None):
+        from .clients import connect
+
+        self.name = name
+        self.lines: list[str] = []
+        self.closed = threading.Event()
+        self._on_line = on_line
+        self._cond = threading.Condition()
+        self.sock = connect(target, timeout=timeout)
+        self._reader = threading.Thread(target=self._read, name="labkit-chat-client", daemon=True)
+        self._reader.start()
+        if name:
+            self.send(f"/nick {name}")
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode("utf-8") + b"\n")
+
+    def say(self, text: str) -> None:
+        self.send(text)
+
+    def _read(self) -> None:
+        lines = _Lines(1 << 16)
+        try:
+            while data := self.sock.recv(65536):
+                for line in lines.feed(data):
+                    text = "! (line too long)" if line is TOO_LONG else line.decode("utf-8", "replace")
+                    with self._cond:
+                        self.lines.append(text)
+                        self._cond.notify_all()
+                    if self._on_line:
+                        self._on_line(self, text)
+        except OSError:
+            pass
+        finally:
+            self.closed.set()
+            with self._cond:
+                self._cond.notify_all()
+
+    def wait_for(self, line: str, timeout: float = 5.0) -> bool:
+        """Wait until *line* has arrived; False if it did not within *timeout* s."""
+        with self._cond:
+            self._cond.wait_for(lambda: line in self.lines or self.closed.is_set(), timeout)
+            return line in self.lines
+
+    def close(self) -> None:
+        """Leave (``/quit``) and close; joins the reader thread."""
+        try:
+            self.send("/quit")
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self._reader.join(2.0)
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ChatClient {self.name!r}, {len(self.lines)} lines received>"
+
+
+def _widgets():
+    import ipywidgets
+
+    return ipywidgets
+
+
+class ChatPanel:
+    """Two or three chat clients side by side in one notebook cell (ipywidgets).
+
+        panel = chat_panel(server, ["alice", "bob", "carol"])
+        panel                         # type in a box and press Enter
+        panel.say("alice", "你好")     # or drive it from code
+        panel.close()
+
+    Each client's reader thread appends to its own ``Output`` widget with
+    ``append_stdout`` (the thread-safe way; threads never print).
+    """
+
+    def __init__(self, target, names=("alice", "bob")):
+        w = _widgets()
+        self.names = list(names)
+        self.outputs = {name: w.Output(layout=w.Layout(height="160px", overflow="auto",
+                                                        border="1px solid #ccc")) for name in names}
+        self.clients: dict[str, ChatClient] = {}
+        columns = []
+        try:
+            for name in self.names:
+                self.clients[name] = ChatClient(target, name, on_line=self._show)
+                box = w.Text(placeholder=f"{name} says… (Enter sends)", continuous_update=False,
+                             layout=w.Layout(width="auto"))
+                box.observe(lambda change, name=name: self._submit(name, change), "value")
+                columns.append(w.VBox([w.HTML(f"<b>{name}</b>"), self.outputs[name], box],
+                                      layout=w.Layout(width=f"{100 // len(self.names) - 1}%")))
+        except BaseException:
+            self.close()
+            raise
+        self.widget = w.HBox(columns)
+
+    def _show(self, client: ChatClient, line: str) -> None:
+        self.outputs[client.name].append_stdout(line + "\n")
+
+    def _submit(self, name: str, change) -> None:
+        text = change["new"]
+        if text:  # Enter was pressed; clearing the box calls us again with ""
+            change["owner"].value = ""
+            self.say(name, text)
+
+    def say(self, name: str, text: str) -> None:
+        """Send *text* as *name*, and show it in that client's own box too."""
+        self.outputs[name].append_stdout(f"(me) {text}\n")
+        self.clients[name].send(text)
+
+    def transcript(self, name: str) -> list[str]:
+        """Every line client *name* has received so far."""
+        return list(self.clients[name].lines)
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)  # stable text: the widget's own repr changes
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"ChatPanel: {', '.join(self.names)}"
+
+
+def chat_panel(target, names=("alice", "bob")) -> ChatPanel:
+    """A :class:`ChatPanel` of clients *names* connected to the chat server *target*."""
+    return ChatPanel(target, names)
