@@ -11,7 +11,8 @@ against real sockets, and runs the command line (``python -m labkit``).
     labkit.stop_all()
 """
 
-from . import chat, clients, conformance, errors, events, exercises, framing, langs, peers, preflight, protocols, servers
+from . import aioserver, chat, clients, conformance, errors, events, exercises, framing, langs, loadgen, peers, preflight, protocols, relay, selectserver, servers
+from .aioserver import *  # noqa: F403
 from .chat import *  # noqa: F403
 from .clients import *  # noqa: F403
 from .conformance import *  # noqa: F403
@@ -20,15 +21,18 @@ from .events import *  # noqa: F403
 from .exercises import *  # noqa: F403
 from .framing import *  # noqa: F403
 from .langs import *  # noqa: F403
+from .loadgen import *  # noqa: F403
 from .peers import *  # noqa: F403
 from .preflight import *  # noqa: F403
 from .protocols import *  # noqa: F403
+from .relay import *  # noqa: F403
+from .selectserver import *  # noqa: F403
 from .servers import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 __all__ = [
     name
-    for module in (chat, clients, conformance, errors, events, exercises, framing, langs, peers, preflight, protocols, servers)
+    for module in (aioserver, chat, clients, conformance, errors, events, exercises, framing, langs, loadgen, peers, preflight, protocols, relay, selectserver, servers)
     for name in module.__all__
 ]

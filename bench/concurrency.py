@@ -1,0 +1,259 @@
+"""Echo throughput with 100 clients at once: threads, selectors and asyncio; and bulk transfer.
+
+Part 1 - many clients. Three echo servers, each in a process of its own so
+that none shares the interpreter lock with the load generator:
+
+- threaded:  labkit's ``TCPServer`` with ``labkit.echo`` (a thread per client,
+  every recv and send logged);
+- selectors: labkit's ``SelectServer`` (one thread, non-blocking sockets, only
+  connections logged: ``log="connections"``);
+- asyncio:   the baseline, ``asyncio.start_server`` with ``labkit.echo_stream``
+  run by ``asyncio.run``.
+
+``labkit.measure_echo`` (in this process) connects CLIENTS clients and keeps
+one request per client in flight, REQUESTS round trips each; every reply is
+checked. The servers are measured in turn, RUNS times each, and the medians
+are compared.
+
+Part 2 - bulk transfer on loopback: a Python client ``sendall``s 1 MiB
+buffers to a Python sink process that ``recv_into``s a preallocated 1 MiB
+buffer, against ``iperf3`` (client and server) moving the same number of
+bytes, RUNS times each, when iperf3 is installed.
+
+The last line is
+
+    throughput ratio selectors/asyncio: R
+
+Goal: R >= 0.8. Run: python bench/concurrency.py [--runs 5] [--clients 100]
+(about 30 s on 2 cores). Not run by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import labkit  # noqa: E402
+
+KINDS = ("threaded", "selectors", "asyncio")
+CHUNK = 1 << 20
+
+
+# -- the server processes -----------------------------------------------------------
+
+
+def _serve(kind: str) -> None:
+    """Run one server until stdin closes; print its address first."""
+    if kind == "asyncio":
+        asyncio.run(_serve_asyncio())
+        return
+    if kind == "threaded":
+        server = labkit.TCPServer(labkit.echo, name="threaded", timeout=60)
+    else:
+        server = labkit.SelectServer(name="selectors", timeout=60, log="connections")
+    with server:
+        print(f"listening on {server.host}:{server.port}", flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+
+
+async def _serve_asyncio() -> None:
+    server = await asyncio.start_server(labkit.echo_stream, "127.0.0.1", 0, backlog=1024)
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"listening on {host}:{port}", flush=True)
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+    loop.add_reader(sys.stdin.fileno(), lambda: closed.done() or closed.set_result(None))
+    async with server:
+        await closed
+
+
+def _sink() -> None:
+    """Accept connections; read each to EOF with recv_into, reply with the byte count."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        print(f"listening on 127.0.0.1:{listener.getsockname()[1]}", flush=True)
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        sel = selectors.DefaultSelector()
+        sel.register(listener, selectors.EVENT_READ)
+        sel.register(sys.stdin, selectors.EVENT_READ)
+        while True:
+            for key, _ in sel.select():
+                if key.fileobj is not listener:
+                    return
+                conn, _ = listener.accept()
+                with conn:
+                    total = 0
+                    while n := conn.recv_into(view):
+                        total += n
+                    conn.sendall(total.to_bytes(8, "big"))
+
+
+class Child:
+    """A server process of this script; stopped by closing its stdin."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        if not sel.select(10):
+            self.stop()
+            raise RuntimeError(f"{args} did not start within 10 s")
+        line = self.proc.stdout.readline().split()
+        host, port = line[-1].rsplit(":", 1)
+        self.address = (host, int(port))
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc.stdout.close()
+
+
+# -- part 1: many clients -----------------------------------------------------------------
+
+
+def many_clients(runs: int, clients: int, requests: int) -> dict[str, float]:
+    print(f"== echo, {clients} clients at once, {requests} round trips each, "
+          f"{runs} runs per server (requests per second)")
+    children = {kind: Child("--serve", kind) for kind in KINDS}
+    figures: dict[str, list] = {kind: [] for kind in KINDS}
+    try:
+        for kind in KINDS:  # a warm-up round, not counted
+            labkit.measure_echo(children[kind].address, clients=clients, requests=5)
+        for run in range(runs):
+            for kind in KINDS:
+                result = labkit.measure_echo(children[kind].address, clients=clients,
+                                         requests=requests)
+                assert result.correct == result.requests == clients * requests, result
+                figures[kind].append(result)
+    finally:
+        for child in children.values():
+            child.stop()
+    medians = {}
+    for kind in KINDS:
+        rates = [r.throughput for r in figures[kind]]
+        medians[kind] = statistics.median(rates)
+        latency = statistics.median(r.median_ms for r in figures[kind])
+        print(f"{kind:<10} median {medians[kind]:>9,.0f} requests/s   "
+              f"(runs: {', '.join(f'{x:,.0f}' for x in rates)}); median latency {latency:.2f} ms")
+    return medians
+
+
+# -- part 2: bulk transfer --------------------------------------------------------------
+
+
+def _python_bulk(address, nbytes: int) -> float:
+    """Send nbytes with sendall in 1 MiB buffers; return bytes per second (to the sink's ack)."""
+    data = memoryview(bytes(CHUNK))
+    with socket.create_connection(address, timeout=30) as sock:
+        start = time.perf_counter()
+        left = nbytes
+        while left > 0:
+            sock.sendall(data[:min(left, CHUNK)])
+            left -= CHUNK
+        sock.shutdown(socket.SHUT_WR)
+        got = int.from_bytes(labkit.recv_exactly(sock, 8, timeout=30), "big")
+        seconds = time.perf_counter() - start
+    assert got == nbytes, (got, nbytes)
+    return nbytes / seconds
+
+
+def _free_port() -> int:
+    # iperf3 cannot be told to use port 0 and report it; take a free one just before
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _iperf3_bulk(iperf3: str, nbytes: int, runs: int) -> list[float]:
+    port = _free_port()
+    server = subprocess.Popen([iperf3, "-s", "-B", "127.0.0.1", "-p", str(port), "--forceflush"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(server.stdout, selectors.EVENT_READ)
+        deadline, seen = time.monotonic() + 10, b""
+        while b"listening" not in seen:  # unbuffered reads: select() sees every byte
+            if not sel.select(max(0.0, deadline - time.monotonic())):
+                raise RuntimeError("iperf3 -s did not start within 10 s")
+            seen += os.read(server.stdout.fileno(), 4096)
+        rates = []
+        for _ in range(runs):
+            done = subprocess.run([iperf3, "-c", "127.0.0.1", "-p", str(port), "-n", str(nbytes),
+                                   "-J"], capture_output=True, text=True, timeout=60)
+            report = json.loads(done.stdout)
+            rates.append(report["end"]["sum_received"]["bits_per_second"] / 8)
+        return rates
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+        server.stdout.close()
+
+
+def bulk(runs: int, nbytes: int) -> None:
+    print(f"== bulk transfer on loopback, {nbytes >> 20} MiB per run, {runs} runs (GB/s)")
+    sink = Child("--sink")
+    try:
+        _python_bulk(sink.address, nbytes // 4)  # warm-up
+        rates = [_python_bulk(sink.address, nbytes) for _ in range(runs)]
+    finally:
+        sink.stop()
+    python = statistics.median(rates)
+    print(f"{'python':<10} median {python / 1e9:6.2f} GB/s  "
+          f"(runs: {', '.join(f'{r / 1e9:.2f}' for r in rates)}); sendall / recv_into, 1 MiB buffers")
+    iperf3 = shutil.which("iperf3")
+    if not iperf3:
+        print("iperf3 is not installed: bulk comparison skipped (apt-get install iperf3)")
+        return
+    rates = _iperf3_bulk(iperf3, nbytes, runs)
+    reference = statistics.median(rates)
+    print(f"{'iperf3':<10} median {reference / 1e9:6.2f} GB/s  "
+          f"(runs: {', '.join(f'{r / 1e9:.2f}' for r in rates)})")
+    print(f"bulk ratio python/iperf3: {python / reference:.2f}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=100, help="round trips per client")
+    parser.add_argument("--bulk-mib", type=int, default=1024)
+    parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return _serve(args.serve)
+    if args.sink:
+        return _sink()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {sys.platform}")
+    started = time.monotonic()
+    bulk(args.runs, args.bulk_mib << 20)
+    medians = many_clients(args.runs, args.clients, args.requests)
+    print(f"({time.monotonic() - started:.1f} s)")
+    print(f"throughput ratio selectors/asyncio: {medians['selectors'] / medians['asyncio']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""A small load generator: N echo clients at once, their latency and throughput.
+
+    result = measure_echo(server, clients=100, requests=10)
+    result                  # 100 clients, 1000 requests, all correct: ... requests/s, median ... ms
+    result.correct == result.requests
+
+How it measures. First every client connects and makes one round trip on its
+own, one client after another: that proves the server has accepted it (a
+listener's queue overflowing would otherwise add a one-second retransmit to
+the figures) and it warms up the server. Then the clock starts: every client
+sends its first request at once, and each time a client's whole reply has
+arrived it records the round trip's latency and sends its next request, so
+there are always *clients* requests in flight, one per client. The clients
+are non-blocking sockets driven by one ``selectors`` loop in the calling
+thread, so 200 clients cost 200 sockets, not 200 threads.
+
+Every reply is checked against the echo protocol (``欢迎访问>>>>`` + text +
+``\\r\\n``). A server may answer one request in several pieces (it replies to
+each piece it received); the pieces are joined before the text is compared.
+
+The figures depend on the machine and on whatever else runs on it: compare
+servers measured in the same run, never numbers from different days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import selectors
+import socket
+import statistics
+import time
+
+from .clients import _address
+from .errors import LabTimeoutError
+from .protocols import ECHO_PREFIX
+
+__all__ = ["LoadResult", "measure_echo", "sweep_echo", "load_table", "plot_load"]
+
+_PREFIX = ECHO_PREFIX.encode("utf-8")
+COUNTS = (1, 10, 50, 100, 200)
+
+
+@dataclasses.dataclass
+class LoadResult:
+    """What one measurement found. Latencies are in seconds, one per request."""
+
+    clients: int
+    requests: int
+    correct: int
+    seconds: float
+    latencies: list = dataclasses.field(repr=False, default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        """Completed requests per second."""
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def median_ms(self) -> float:
+        return 1000 * statistics.median(self.latencies) if self.latencies else 0.0
+
+    @property
+    def p95_ms(self) -> float:
+        """The latency that 95 % of the requests beat."""
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+    def __repr__(self) -> str:
+        ok = "all correct" if self.correct == self.requests else f"{self.correct} correct"
+        return (f"{self.clients} clients, {self.requests} requests, {ok}: "
+                f"{self.throughput:,.0f} requests/s, median latency {self.median_ms:.2f} ms, "
+                f"95th percentile {self.p95_ms:.2f} ms")
+
+
+class _Client:
+    __slots__ = ("sock", "buf", "got", "sent_at", "left", "ok")
+
+    def __init__(self, sock, requests):
+        self.sock, self.left = sock, requests
+        self.buf, self.got, self.sent_at, self.ok = bytearray(), bytearray(), 0.0, True
+
+
+def _take_replies(client: _Client, want: int) -> bool:
+    """Move complete reply pieces from buf to got; True once a whole reply is there."""
+    buf = client.buf
+    while True:
+        end = buf.find(b"\r\n")
+        if end < 0:
+            break
+        piece = bytes(buf[:end])
+        del buf[:end + 2]
+        if piece.startswith(_PREFIX):
+            client.got += piece[len(_PREFIX):]
+        else:
+            client.ok = False
+            client.got += piece
+    return len(client.got) >= want
+
+
+def _send(sock: socket.socket, data: bytes, timeout: float) -> None:
+    n = sock.send(data)
+    if n < len(data):  # the send buffer was full: finish in blocking mode
+        sock.settimeout(timeout)
+        sock.sendall(data[n:])
+        sock.setblocking(False)
+
+
+def _round_trip(sock: socket.socket, data: bytes, want: bytes, timeout: float) -> bool:
+    """One blocking request and its reply: used to make sure the server took the client."""
+    sock.sendall(data)
+    client = _Client(sock, 0)
+    deadline = time.monotonic() + timeout
+    while not _take_replies(client, len(want)):
+        sock.settimeout(max(1e-3, deadline - time.monotonic()))
+        chunk = sock.recv(65536)
+        if not chunk:
+            return False
+        client.buf += chunk
+    return client.ok and client.got == want and not client.buf
+
+
+def measure_echo(target, *, clients: int = 10, requests: int = 10, message: str = "你好",
+            timeout: float = 10.0) -> LoadResult:
+    """Run *clients* echo clients at once, each making *requests* round trips.
+
+    *target* is a server, ``(host, port)`` or a port. Raises LabTimeoutError if
+    no reply arrives for *timeout* seconds.
+    """
+    if clients < 1 or requests < 1:
+        raise ValueError(f"clients and requests must be at least 1, not {clients} and {requests}")
+    address = _address(target)
+    data = message.encode("utf-8")
+    socks: list[socket.socket] = []
+    sel = selectors.DefaultSelector()
+    try:
+        for _ in range(clients):  # one after another: each is accepted before the next
+            sock = socket.create_connection(address, timeout=timeout)
+            socks.append(sock)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if not _round_trip(sock, data, data, timeout):
+                raise ConnectionError(f"the server at {address[0]}:{address[1]} "
+                                      "does not answer like an echo server")
+            sock.setblocking(False)
+        return _run(sel, socks, data, requests, timeout)
+    finally:
+        sel.close()
+        for sock in socks:
+            sock.close()
+
+
+def _run(sel, socks, data: bytes, requests: int, timeout: float) -> LoadResult:
+    want = len(data)
+    latencies: list[float] = []
+    correct = 0
+    clock = time.perf_counter
+    start = clock()
+    for sock in socks:
+        client = _Client(sock, requests)
+        sel.register(sock, selectors.EVENT_READ, client)
+        client.sent_at = clock()
+        _send(sock, data, timeout)
+    busy = len(socks)
+    last = start
+    while busy:
+        ready = sel.select(timeout)
+        if not ready:
+            raise LabTimeoutError(f"no reply for {timeout:g} s; {len(latencies)} of "
+                                  f"{len(socks) * requests} requests were answered")
+        for key, _ in ready:
+            client = key.data
+            chunk = client.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"the server closed a connection after {len(latencies)} replies")
+            client.buf += chunk
+            if not _take_replies(client, want):
+                continue
+            last = clock()
+            latencies.append(last - client.sent_at)
+            if client.ok and client.got == data and not client.buf:
+                correct += 1
+            client.got.clear()
+            client.ok = True
+            client.left -= 1
+            if client.left:
+                client.sent_at = last
+                _send(client.sock, data, timeout)
+            else:
+                sel.unregister(client.sock)
+                busy -= 1
+    return LoadResult(len(socks), len(latencies), correct, last - start, latencies)
+
+
+def sweep_echo(target, counts=COUNTS, *, total: int = 1000, message: str = "你好") -> list[LoadResult]:
+    """``measure_echo`` for each number of clients in *counts*, about *total* requests each time."""
+    return [measure_echo(target, clients=n, requests=max(2, total // n), message=message)
+            for n in counts]
+
+
+def load_table(figures: dict) -> str:
+    """A text table of ``{name: [LoadResult, ...]}``: requests/s and median latency per count."""
+    lines = [f"{'server':<14}{'clients':>8}{'requests/s':>12}{'median ms':>11}{'p95 ms':>9}"]
+    for name, results in figures.items():
+        for r in results:
+            lines.append(f"{name:<14}{r.clients:>8}{r.throughput:>12,.0f}"
+                         f"{r.median_ms:>11.2f}{r.p95_ms:>9.2f}")
+    return "\n".join(lines)
+
+
+def plot_load(figures: dict):
+    """Draw median latency and throughput against the number of clients; return the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, results in figures.items():
+        counts = [r.clients for r in results]
+        style = "o" if len(results) == 1 else "o-"
+        left.plot(counts, [r.median_ms for r in results], style, label=name)
+        right.plot(counts, [r.throughput for r in results], style, label=name)
+    left.set(xlabel="clients at once", ylabel="median latency (ms)", title="Latency")
+    right.set(xlabel="clients at once", ylabel="requests per second", title="Throughput")
+    right.set_ylim(bottom=0)
+    left.set_ylim(bottom=0)
+    left.legend()
+    fig.tight_layout()
+    return fig
