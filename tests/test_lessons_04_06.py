@@ -120,7 +120,7 @@ def test_both_ends_rejects_returning_accepts_tuple_or_the_listener():
         return client, listener
 
     assert_not_yet("04-both-ends", with_tuple, "accept() returns (socket, address)")
-    assert_not_yet("04-both-ends", with_listener, "you returned the listener")
+    assert_not_yet("04-both-ends", with_listener, "You returned the listener")
 
 
 # -- 05 ------------------------------------------------------------------------

@@ -49,16 +49,18 @@ def _check_read_all(read_all) -> str:
     if error is not None:
         raise NotYet(f"read_all(sock) raised {type(error).__name__}: {error}")
     if value != message:
-        raise NotYet(f"read_all(sock) returned {value!r}; the peer sent {message!r} in "
+        got = f"{len(value)} of the" if isinstance(value, bytes) and message.startswith(value) \
+            else f"{value!r}, not the"
+        raise NotYet(f"read_all(sock) returned {got} {len(message)} bytes the peer sent in "
                      f"{len(peer.pieces_sent)} pieces. Keep reading until recv() returns b''.")
     with tcp_pair() as (client, server_side):
         client.shutdown(socket.SHUT_WR)
         value, error = outcome(read_all, server_side, timeout=2, what="read_all(sock)")
     if error is not None or value != b"":
         got = f"raised {type(error).__name__}" if error else f"returned {value!r}"
-        raise NotYet(f"the peer closed without sending anything and read_all(sock) {got}; "
+        raise NotYet(f"The peer closed without sending anything and read_all(sock) {got}; "
                      "expected b''.")
-    return (f"all {len(message)} bytes came back from {len(peer.pieces_sent)} pieces, and "
+    return (f"All {len(message)} bytes came back from {len(peer.pieces_sent)} pieces, and "
             "a peer that sent nothing gave b''.")
 
 
@@ -114,4 +116,4 @@ def _check_ask(ask) -> str:
             if value != want:
                 raise NotYet(f"ask(address, {request!r}) returned {value!r}; the server sent "
                              f"{want!r} in pieces, then closed. Read until b''.")
-    return "the server saw the end of each request and you read each answer to its end."
+    return "The server saw the end of each request and you read each answer to its end."

@@ -108,7 +108,7 @@ def _check_connect_first(connect_first) -> str:
             if not isinstance(sock, socket.socket):
                 raise NotYet(f"connect_first() returned {sock!r}; return the connected socket.")
             if sock.getpeername() != server.address:
-                raise NotYet("the socket you returned is not connected to the one address that "
+                raise NotYet("The socket you returned is not connected to the one address that "
                              "listens (the third).")
         finally:
             _close(sock)
@@ -116,10 +116,10 @@ def _check_connect_first(connect_first) -> str:
                                what="connect_first([refused, refused], 1.0)")
         _close(value)
         if error is None:
-            raise NotYet(f"when nothing listens, connect_first() returned {value!r}; raise the "
+            raise NotYet(f"When nothing listens, connect_first() returned {value!r}; raise the "
                          "last error instead, so the caller learns why it failed.")
         if not isinstance(error, ConnectionRefusedError):
-            raise NotYet(f"when nothing listens, expected the last ConnectionRefusedError, got "
+            raise NotYet(f"When nothing listens, expected the last ConnectionRefusedError, got "
                          f"{type(error).__name__}: {error}.")
         with full_backlog() as hanging:
             try:
@@ -130,11 +130,11 @@ def _check_connect_first(connect_first) -> str:
                              "timeout gets you to the second: pass timeout=timeout.") from None
             try:
                 if not isinstance(sock, socket.socket) or sock.getpeername() != server.address:
-                    raise NotYet("with a first address that never answers, connect_first() did not "
+                    raise NotYet("With a first address that never answers, connect_first() did not "
                                  "return a socket connected to the second one.")
             finally:
                 _close(sock)
-    return ("refused addresses were skipped, a silent one was given up after its timeout, "
+    return ("Refused addresses were skipped, a silent one was given up after its timeout, "
             "and the last error was raised when nothing listened.")
 
 
@@ -171,28 +171,28 @@ def _check_both_ends(both_ends) -> str:
                                  "(client, server_side).")
                 client, server_side = pair
                 if isinstance(server_side, tuple):
-                    raise NotYet("the second item is a tuple: accept() returns (socket, address); "
+                    raise NotYet("The second item is a tuple: accept() returns (socket, address); "
                                  "return just the socket.")
                 if not all(isinstance(s, socket.socket) for s in pair):
                     raise NotYet(f"both_ends() returned {pair!r}; both items must be sockets.")
                 if server_side is listener or client is listener:
-                    raise NotYet("you returned the listener: accept() gives a NEW socket for each "
+                    raise NotYet("You returned the listener: accept() gives a NEW socket for each "
                                  "connection, and the listener keeps listening.")
                 if client.getpeername() != server_side.getsockname() or \
                         server_side.getpeername() != client.getsockname():
-                    raise NotYet("the two sockets are not the two ends of one connection: "
+                    raise NotYet("The two sockets are not the two ends of one connection: "
                                  "client.getpeername() should equal server_side.getsockname().")
                 if server_side.getsockname() != listener.getsockname():
-                    raise NotYet("the server side should have the listener's address.")
+                    raise NotYet("The server side should have the listener's address.")
                 client.settimeout(2)
                 server_side.settimeout(2)
                 client.sendall(b"ping %d" % round_)
                 if server_side.recv(16) != b"ping %d" % round_:
-                    raise NotYet("bytes sent by the client did not arrive at the server side.")
+                    raise NotYet("Bytes sent by the client did not arrive at the server side.")
             finally:
                 if isinstance(pair, tuple):
                     for sock in pair:
                         if sock is not listener:
                             _close(sock)
-    return ("connect() returned before accept() was called, and accept() gave a new socket "
+    return ("Your connect() returned before accept() was called, and accept() gave a new socket "
             "whose address is the listener's and whose peer is the client.")

@@ -92,7 +92,7 @@ def _check_send_all(send_all) -> str:
         client.shutdown(socket.SHUT_WR)
         reader.join(5)
     if len(received) < len(data):
-        raise NotYet(f"only {len(received)} of {len(data)} bytes arrived, after {wrapped.calls} "
+        raise NotYet(f"Only {len(received)} of {len(data)} bytes arrived, after {wrapped.calls} "
                      "call(s) of send(). send() returns how many bytes it took: send the rest.")
     if bytes(received) != data:
         at = next(i for i, (a, b) in enumerate(zip(received, data)) if a != b) \
@@ -157,11 +157,10 @@ def _check_recv_exactly(recv_exactly) -> str:
             raise NotYet(f"{exc} The peer sent 3 bytes and closed: recv() then returns b'' "
                          "for ever. Stop when it does.") from None
     if error is None:
-        raise NotYet(f"the peer sent b'abc' and closed, and recv_exactly(sock, 10) returned "
+        raise NotYet(f"The peer sent b'abc' and closed, and recv_exactly(sock, 10) returned "
                      f"{value!r}; raise ConnectionError: 10 bytes will never come.")
-    return (f"the {len(peer.pieces_sent)} pieces {[bytes(p) for p in peer.pieces_sent]} became "
-            "the header and the body again, and an early close raised "
-            f"{type(error).__name__}.")
+    return (f"The header and the body came back whole from {len(peer.pieces_sent)} pieces cut "
+            f"inside characters, and an early close raised {type(error).__name__}.")
 
 
 # -- 05-read-lines -------------------------------------------------------------
@@ -207,15 +206,15 @@ def _check_read_lines(read_lines) -> str:
             value, error = outcome(read_lines, server_side, what="read_lines(sock)")
             sender.join(2)
         if isinstance(error, UnicodeDecodeError):
-            raise NotYet(f"with {how}, read_lines(sock) raised UnicodeDecodeError: {error}. "
+            raise NotYet(f"With {how}, read_lines(sock) raised UnicodeDecodeError: {error}. "
                          "A character was cut between two recv() calls; decode only whole "
                          "characters.")
         if error is not None:
-            raise NotYet(f"with {how}, read_lines(sock) raised {type(error).__name__}: {error}")
+            raise NotYet(f"With {how}, read_lines(sock) raised {type(error).__name__}: {error}")
         if value == LINES + [""]:
-            raise NotYet("your list ends with an extra '': the last '\\n' ends the last line, "
+            raise NotYet("Your list ends with an extra '': the last '\\n' ends the last line, "
                          "it does not start a new one.")
         if value != LINES:
-            raise NotYet(f"with {how}, read_lines(sock) returned {value!r}; the peer sent the "
+            raise NotYet(f"With {how}, read_lines(sock) returned {value!r}; the peer sent the "
                          f"lines {LINES!r}.")
-    return "whole lines came back although characters and lines were cut between reads."
+    return "Whole lines came back although characters and lines were cut between reads."
