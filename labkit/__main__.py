@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--port", type=_port, required=True)
     client.add_argument("--timeout", type=float, default=5.0)
     client.add_argument("message", nargs="?", default=None,
-                        help="text to send (echo, greeting; default 你好)")
+                        help="text to send (echo, greeting; default 你好); - reads it from "
+                             "stdin as UTF-8, exactly, so it may hold any character, U+0000 too")
 
     sub.add_parser("doctor", help="check that this machine is ready for the course",
                    description="Check Python, packages, kernel, loopback sockets, Java and PHP.")
@@ -84,6 +85,8 @@ def cmd_serve(args) -> int:
 
 def cmd_client(args) -> int:
     target = (args.host, args.port)
+    if args.message == "-":  # argv cannot carry U+0000; stdin can
+        args.message = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
     try:
         if args.protocol == "echo":
             reply = clients.echo_client(target, args.message, timeout=args.timeout)
@@ -110,7 +113,7 @@ def main(argv=None) -> int:
     # the protocol, so "client echo --port 9998 你好" leaves 你好 over; take it here.
     args, extra = parser.parse_known_args(argv)
     if args.command == "client" and args.message is None and len(extra) == 1 \
-            and not extra[0].startswith("-"):
+            and (extra[0] == "-" or not extra[0].startswith("-")):
         args.message, extra = extra[0], []
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

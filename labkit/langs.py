@@ -4,7 +4,7 @@
     greeting_client(("127.0.0.1", 6666), "你好")      # Python client, Java server
     server.wait_output("等待远程连接")                  # what the Java program printed
     run_php("programs/client.php", "127.0.0.1", "65533")   # runs to the end; its output
-    stop_all()                                         # every program started here
+    stop_programs()                                    # every program started here
 
 Theory of operation
 -------------------
@@ -42,8 +42,9 @@ from pathlib import Path
 from .errors import LabkitError, LabTimeoutError, RuntimeMissingError
 from .framing import encode_modified_utf8
 
-__all__ = ["Program", "Finished", "Runtime", "find_runtime", "runtimes", "program_path",
-           "start_program", "run_program", "start_java", "run_java", "start_php", "run_php",
+__all__ = ["Program", "Finished", "Output", "Runtime", "find_runtime", "runtimes",
+           "program_path", "start_program", "run_program", "running_programs", "stop_programs",
+           "java_command", "php_command", "start_java", "run_java", "start_php", "run_php",
            "show_changes", "explain_utf"]
 
 INSTALL = {
@@ -256,13 +257,19 @@ class Program:
                         got, self._cursor = lines[self._cursor:at + 1], at + 1
                         return Output("\n".join(got))
                 if not any(r.is_alive() for r in self._readers) or self._stopped:
-                    raise LabkitError(f"{self.name} ended (exit status {self.proc.poll()}) "
+                    raise LabkitError(f"{self.name} ended (exit status {self._status()}) "
                                       f"before printing {expected!r}{self._told()}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise LabTimeoutError(f"{self.name} did not print {expected!r} within "
                                           f"{timeout:g} s{self._told()}")
                 self._changed.wait(min(left, 0.05))  # short: a reader may end without a last notify
+
+    def _status(self):
+        try:  # its pipes are closed, so it has ended or is about to
+            return self.proc.wait(1)
+        except subprocess.TimeoutExpired:
+            return "unknown: still running"
 
     def _told(self) -> str:
         out, err = self._lines["stdout"][self._cursor:], self._lines["stderr"]
@@ -365,21 +372,24 @@ def run_program(argv, *, timeout: float = 10.0, cwd=None) -> Finished:
     return Finished(program.argv, code, program.stdout, program.stderr)
 
 
-def running() -> list[Program]:
+def running_programs() -> list[Program]:
     """The programs started with start_*() that are still registered."""
     with _registry_lock:
         return list(_registry.values())
 
 
-def stop_all(timeout: float = 2.0) -> int:
-    """Stop every program started with start_*(); return how many were stopped."""
-    programs = running()
+def stop_programs(timeout: float = 2.0) -> int:
+    """Stop every program started with start_*(); return how many were stopped.
+
+    (``labkit.stop_all()`` stops the servers; the notebook calls both at its end.)
+    """
+    programs = running_programs()
     for program in programs:
         program.stop(timeout)
     return len(programs)
 
 
-atexit.register(stop_all)
+atexit.register(stop_programs)
 
 
 # --- Java and PHP ----------------------------------------------------------------------
