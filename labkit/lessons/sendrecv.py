@@ -16,7 +16,7 @@ from ..exercises import NotYet, call, register
 from ..peers import AdversarialPeer, utf8_cuts
 from .connect import outcome, tcp_pair
 
-PAUSE = 0.01  # between pieces: a recv that is already waiting sees them one by one
+PAUSE = 0.02  # between pieces: a recv that is already waiting sees them one by one, even under load
 
 
 def _in_background(action, *args, delay: float = 0.05) -> threading.Thread:
