@@ -11,7 +11,8 @@ against real sockets, and runs the command line (``python -m labkit``).
     labkit.stop_all()
 """
 
-from . import aioserver, chat, clients, conformance, errors, events, exercises, framing, langs, loadgen, peers, preflight, protocols, relay, selectserver, servers
+from . import aioserver, chat, clients, conformance, errors, events, exercises, framing, kernelview, langs, loadgen, peers, preflight, protocols, relay, selectserver, servers, widgets
+from . import trace as _trace  # the module; labkit.trace is its trace() function
 from .aioserver import *  # noqa: F403
 from .chat import *  # noqa: F403
 from .clients import *  # noqa: F403
@@ -20,19 +21,22 @@ from .errors import *  # noqa: F403
 from .events import *  # noqa: F403
 from .exercises import *  # noqa: F403
 from .framing import *  # noqa: F403
-from .langs import *  # noqa: F403
 from .loadgen import *  # noqa: F403
+from .kernelview import *  # noqa: F403
+from .langs import *  # noqa: F403
 from .peers import *  # noqa: F403
 from .preflight import *  # noqa: F403
 from .protocols import *  # noqa: F403
 from .relay import *  # noqa: F403
 from .selectserver import *  # noqa: F403
 from .servers import *  # noqa: F403
+from .trace import *  # noqa: F403
+from .widgets import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 __all__ = [
     name
-    for module in (aioserver, chat, clients, conformance, errors, events, exercises, framing, langs, loadgen, peers, preflight, protocols, relay, selectserver, servers)
+    for module in (_trace, aioserver, chat, clients, conformance, errors, events, exercises, framing, kernelview, langs, loadgen, peers, preflight, protocols, relay, selectserver, servers, widgets)
     for name in module.__all__
 ]

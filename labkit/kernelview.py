@@ -1,0 +1,385 @@
+"""The kernel's table of this notebook's own sockets: addresses and TCP states.
+
+    tl = labkit.Timeline()
+    server = labkit.serve(labkit.echo)
+    tl.snap("the server listens")        # echo (listening)  LISTEN ...
+    sock = labkit.connect(server)
+    tl.snap("connected")                 # client → echo  ESTABLISHED, echo → client ...
+    tl                                   # every snapshot so far, in order
+
+The rows come from psutil: this process's sockets, plus the sockets the kernel
+still keeps for us after we closed them (``FIN_WAIT2``, ``TIME_WAIT``), which
+belong to no process any more. Those are matched to us by their addresses: a
+row is shown when its connection was seen as ours before, or is a connection
+to one of labkit's servers. The notebook kernel's own sockets (to JupyterLab)
+are left out.
+
+Ports change from run to run, so each row is named after its endpoints rather
+than their numbers: a labkit server by its name ("echo"), another listening
+socket "server", every other endpoint "client", "client 2" … in the order they
+first appear, unless you name it (``Timeline(client=sock)``, ``tl.name(...)``).
+Before reading the table a snapshot waits for labkit's servers to go quiet and
+for passing states (SYN_SENT, FIN_WAIT1, LAST_ACK …) to settle, so the same
+steps show the same states on every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+
+import psutil
+
+__all__ = ["snapshot", "Snapshot", "SocketRow", "Timeline"]
+
+_PASSING = {"SYN_SENT", "SYN_RECV", "FIN_WAIT1", "CLOSING", "LAST_ACK"}
+
+
+def _endpoint(addr) -> tuple | None:
+    if not addr:
+        return None
+    return (addr[0], addr[1])
+
+
+def _text(endpoint) -> str:
+    if endpoint is None:
+        return "-"
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _kernel_sockets() -> set[tuple]:
+    """The sockets this process had when labkit was imported (the kernel's own)."""
+    try:
+        conns = psutil.Process().net_connections("inet")
+    except (psutil.Error, OSError):
+        return set()
+    return {(_endpoint(c.laddr), _endpoint(c.raddr)) for c in conns}
+
+
+def _kernel_ports() -> set[int]:
+    """The ports the Jupyter kernel talks to JupyterLab on, if we run in one."""
+    try:
+        from ipykernel.connect import get_connection_info
+
+        info = get_connection_info(unpack=True)
+    except Exception:  # not in a kernel, or an ipykernel without it
+        return set()
+    return {v for k, v in info.items() if k.endswith("_port") and isinstance(v, int)}
+
+
+_BASELINE = _kernel_sockets()
+
+
+@dataclasses.dataclass(frozen=True)
+class SocketRow:
+    """One row of the kernel's table. ``owned`` is False for a socket no process holds."""
+
+    name: str
+    state: str
+    local: tuple | None
+    remote: tuple | None
+    owned: bool
+    kind: str = "tcp"
+
+    @property
+    def held_by(self) -> str:
+        return "this process" if self.owned else "the kernel only"
+
+
+class Snapshot:
+    """The table at one moment; its repr is the table as aligned text.
+
+    ``snap.state("client → echo")`` is one row's state (None if absent);
+    ``snap.states()`` maps every row's name to its state.
+    """
+
+    def __init__(self, label: str, rows: list[SocketRow]):
+        self.label = label
+        self.rows = sorted(rows, key=lambda r: (r.name, r.state, r.kind))
+
+    def states(self) -> dict[str, str]:
+        return {row.name: row.state for row in self.rows}
+
+    def state(self, name: str) -> str | None:
+        return self.states().get(name)
+
+    def table(self) -> list[list[str]]:
+        """Header and rows as lists of strings."""
+        head = ["socket", "state", "local", "remote", "held by"]
+        return [head] + [[r.name, r.state, _text(r.local), _text(r.remote), r.held_by]
+                         for r in self.rows]
+
+    def text(self, indent: str = "  ") -> str:
+        title = f"{self.label}:" if self.label else "sockets:"
+        if not self.rows:
+            return f"{title}\n{indent}(no sockets)"
+        cells = self.table()
+        widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+        lines = [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+                 for row in cells]
+        return "\n".join([title] + lines)
+
+    def html(self) -> str:
+        import html
+
+        cells = self.table()
+        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in cells[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row)
+            + "</tr>" for row in cells[1:])
+        caption = html.escape(self.label or "sockets")
+        return (f"<table><caption style='text-align:left'><b>{caption}</b></caption>"
+                f"<tr>{head}</tr>{body}</table>")
+
+    def __repr__(self) -> str:
+        return self.text()
+
+
+class Timeline:
+    """Snapshots taken after each step of a lesson, shown one after the other.
+
+    >>> tl = Timeline(client=sock)        # names: socket, server, port or (host, port)
+    >>> tl.snap("after close")            # returns the new Snapshot (shown by a cell)
+    >>> tl                                # all snapshots, numbered
+    """
+
+    def __init__(self, **names):
+        self.snapshots: list[Snapshot] = []
+        self._named: list[tuple[object, str]] = []
+        self._names: dict[tuple, str] = {}  # endpoint -> name, kept across snapshots
+        self._ours: set[tuple] = set()  # (local, remote) pairs seen held by this process
+        self._since = time.monotonic()
+        for name, obj in names.items():
+            self.name(obj, name)
+
+    def name(self, obj, name: str) -> None:
+        """Call the endpoint of *obj* (socket, server, port, (host, port)) *name*."""
+        self._named.append((obj, name))
+
+    def snap(self, label: str = "") -> Snapshot:
+        """Wait for the sockets to settle, read the table, keep and return it."""
+        snap = Snapshot(label, self._rows())
+        self.snapshots.append(snap)
+        return snap
+
+    def __getitem__(self, i) -> Snapshot:
+        return self.snapshots[i]
+
+    def __len__(self) -> int:
+        return len(self.snapshots)
+
+    def __repr__(self) -> str:
+        if not self.snapshots:
+            return "(no snapshots yet: call .snap(label) after each step)"
+        return "\n\n".join(f"{i}. {s.text()}" for i, s in enumerate(self.snapshots, 1))
+
+    def states(self, name: str) -> list[str | None]:
+        """One row's state in every snapshot, e.g. ``['ESTABLISHED', 'TIME_WAIT']``."""
+        return [s.state(name) for s in self.snapshots]
+
+    def plot(self):
+        """A grid: one row per socket, one column per snapshot, the state in each cell.
+        Returns a matplotlib Figure (shown as an image by a cell)."""
+        return _plot(self)
+
+    # -- reading the table -----------------------------------------------------
+    def _rows(self) -> list[SocketRow]:
+        from .servers import running
+
+        servers = running()
+        for server in servers:
+            server.wait_quiet(0.5)
+        for server in servers:  # connections of our servers count as ours
+            for event in server.events.snapshot():
+                if event.peer is not None and event.time >= self._since and len(event.peer) >= 2:
+                    self._ours.add((_endpoint(server.address), _endpoint(event.peer)))
+                    self._ours.add((_endpoint(event.peer), _endpoint(server.address)))
+
+        def keep(table):
+            owned = {(r[0], r[1]) for r in table if r[3]}
+            return [r for r in table if r[3] or (r[0], r[1]) in self._ours | owned]
+
+        raw = _settled_table(keep)
+        for obj, name in self._named:
+            endpoint = _resolve(obj)
+            if endpoint is not None:
+                self._names[endpoint] = name
+        for server in servers:
+            self._names.setdefault(_endpoint(server.address), server.name)
+        rows = []
+        for local, remote, state, owned, kind in raw:
+            if owned:
+                self._ours.add((local, remote))
+            elif (local, remote) not in self._ours:
+                continue
+            rows.append((local, remote, state, owned, kind))
+        listeners = sorted({r[0] for r in rows if r[2] == "LISTEN"}, key=lambda e: e[1])
+        for endpoint in listeners:
+            self._auto_name(endpoint, "server")
+        for local, remote, *_ in sorted(rows, key=lambda r: (r[1] is None, _rank(r, self._names))):
+            for endpoint in (local, remote):
+                if endpoint is not None and endpoint not in self._names:
+                    self._auto_name(endpoint, "client")
+        named = []
+        for local, remote, state, owned, kind in rows:
+            name = self._names[local]
+            if state == "LISTEN":
+                name += " (listening)"
+            elif remote is not None:
+                name += f" → {self._names[remote]}"
+            named.append(SocketRow(name, state, local, remote, owned, kind))
+        return named
+
+    def _auto_name(self, endpoint, base) -> None:
+        if endpoint in self._names:
+            return
+        taken = set(self._names.values())
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base} {n}"
+        self._names[endpoint] = name
+
+
+def _rank(row, names) -> tuple:
+    """Name new endpoints in a stable order: those next to a named endpoint first."""
+    local, remote = row[0], row[1]
+    return (local not in names and remote not in names, names.get(remote, ""), names.get(local, ""))
+
+
+def _resolve(obj) -> tuple | None:
+    if hasattr(obj, "address") and not hasattr(obj, "getsockname"):
+        return _endpoint(obj.address)
+    if hasattr(obj, "getsockname"):
+        try:
+            endpoint = _endpoint(obj.getsockname())
+        except OSError:  # closed: it keeps the name it had
+            return None
+        return endpoint if endpoint and endpoint[1] else None
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return ("127.0.0.1", obj)
+    if isinstance(obj, tuple) and len(obj) >= 2:
+        return (obj[0], obj[1])
+    raise TypeError(f"cannot name {obj!r}: expected a socket, a server, a port or (host, port)")
+
+
+def _read_table() -> list[tuple]:
+    """(local, remote, state, owned, kind) for this process's sockets and the orphans."""
+    exclude = _kernel_ports()
+    rows = []
+    for c in psutil.Process().net_connections("inet"):
+        local, remote = _endpoint(c.laddr), _endpoint(c.raddr)
+        if (local, remote) in _BASELINE or (local and local[1] in exclude) or (
+                remote and remote[1] in exclude):
+            continue
+        kind = "udp" if c.type == socket.SOCK_DGRAM else "tcp"
+        state = c.status if kind == "tcp" else "(udp)"
+        rows.append((local, remote, state, True, kind))
+    return rows + [(local, remote, state, False, "tcp") for local, remote, state in _orphans()]
+
+
+_PROC_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+                6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 11: "CLOSING"}
+
+
+def _orphans() -> list[tuple]:
+    """TCP sockets no process holds any more (closed, but the kernel keeps them)."""
+    if not os.path.exists("/proc/net/tcp"):
+        try:
+            everyone = psutil.net_connections("tcp")
+        except (psutil.AccessDenied, OSError):  # macOS without root: own sockets only
+            return []
+        return [(_endpoint(c.laddr), _endpoint(c.raddr), c.status) for c in everyone
+                if c.pid is None and c.raddr and c.status not in ("LISTEN", "NONE")]
+    found = []
+    for name, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        try:
+            with open(name, encoding="ascii") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:  # sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+            fields = line.split()
+            state = _PROC_STATES.get(int(fields[3], 16))
+            if state and fields[9] == "0":  # inode 0: no file, no process
+                found.append((_proc_address(fields[1], family), _proc_address(fields[2], family),
+                              state))
+    return found
+
+
+def _proc_address(text: str, family) -> tuple:
+    host, port = text.split(":")
+    raw = bytes.fromhex(host)
+    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # per-word byte order
+    ip = socket.inet_ntop(family, raw)
+    if ip.startswith("::ffff:") and "." in ip:
+        ip = ip[7:]
+    return (ip, int(port, 16))
+
+
+def _settled_table(keep, timeout: float = 0.5) -> list[tuple]:
+    """Read the rows *keep* accepts until they stop changing and none is passing."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        rows = sorted(keep(_read_table()), key=repr)
+        calm = rows == previous and not any(r[2] in _PASSING for r in rows)
+        if calm or time.monotonic() >= deadline:
+            return rows
+        previous = rows
+        time.sleep(0.005)
+
+
+def snapshot(label: str = "", **names) -> Snapshot:
+    """The table now, for one look (a Timeline remembers names and closed sockets).
+
+    >>> snapshot("after listen", server=listener)
+    """
+    return Timeline(**names).snap(label)
+
+
+# -- the state grid ---------------------------------------------------------------
+
+_STATE_COLOURS = {"LISTEN": "#f6ad55", "ESTABLISHED": "#68d391", "FIN_WAIT2": "#90cdf4",
+                  "CLOSE_WAIT": "#fbd38d", "TIME_WAIT": "#b794f4", "CLOSE": "#e2e8f0",
+                  "(udp)": "#e2e8f0"}
+
+
+def _plot(timeline: Timeline):
+    import matplotlib.pyplot  # noqa: F401 - loads the notebook's backend: a Figure shows as an image
+    from matplotlib.figure import Figure
+
+    from .trace import _drawable, _fonts
+
+    families, _ = _fonts()
+    names = sorted({row.name for s in timeline.snapshots for row in s.rows})
+    cols = len(timeline.snapshots)
+    fig = Figure(figsize=(2.2 + 2.1 * max(cols, 1), 1.2 + 0.55 * max(len(names), 1)))
+    ax = fig.add_axes((0.27, 0.02, 0.72, 0.8))
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xticks(range(cols), [_drawable(s.label or str(i + 1))
+                                for i, s in enumerate(timeline.snapshots)],
+                  fontsize=11, family=families)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(names)), [_drawable(n) for n in names], fontsize=12, family=families)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    for x, snap in enumerate(timeline.snapshots):
+        for row in snap.rows:
+            y = names.index(row.name)
+            ax.add_patch(_cell(x, y, _STATE_COLOURS.get(row.state, "#e2e8f0"), row.owned))
+            ax.text(x, y, row.state, ha="center", va="center", fontsize=11, family=families)
+    return fig
+
+
+def _cell(x, y, colour, owned):
+    from matplotlib.patches import FancyBboxPatch
+
+    return FancyBboxPatch((x - 0.44, y - 0.36), 0.88, 0.72, boxstyle="round,pad=0.02",
+                          facecolor=colour, edgecolor="#4a5568",
+                          linestyle="-" if owned else (0, (3, 2)), linewidth=1.2)

@@ -1,0 +1,381 @@
+"""ipywidgets panels: a console on a live connection, a socket table, a recv-size control.
+
+    console = labkit.Console(server)       # a text box, a send button, a transcript
+    console.send("你好")                    # what the button does, from code
+    console.transcript()                   # '→ 你好\\n← 欢迎访问>>>>你好'
+    labkit.SocketTable()                   # the kernel's table of our sockets (kernelview)
+    labkit.RecvSizeExplorer("欢迎访问>>>>你好")   # the same bytes, cut by recv(n)
+
+Threading contract: a background thread never touches a widget's state directly.
+The console's reader thread only calls ``Output.append_stdout`` (safe from any
+thread); the socket table's refresher hands each new table to the kernel's
+event loop (``io_loop.add_callback``), which sets it from the main thread.
+Every panel shows a fixed ``text/plain`` (no port numbers, no counts), so a
+cell that displays one has the same text output on every run.
+
+ipywidgets is imported when a panel is made, not with labkit.
+"""
+
+from __future__ import annotations
+
+import html
+import selectors
+import socket
+import threading
+import time
+
+from .clients import connect
+from .framing import TextDecoder
+from .kernelview import Timeline
+
+__all__ = ["Console", "SocketTable", "RecvSizeExplorer", "recv_pieces", "close_widgets"]
+
+_open: list = []  # panels with a thread or a socket, for close_widgets()
+_open_lock = threading.Lock()
+
+
+def _on_main_thread(fn) -> None:
+    """Run *fn* on the kernel's event loop (thread-safe), or now outside a kernel."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+    except ImportError:
+        kernel = None
+    loop = getattr(kernel, "io_loop", None)
+    if loop is None or threading.current_thread() is threading.main_thread():
+        fn()
+    else:
+        loop.add_callback(fn)
+
+
+def _bundle(widget, text: str) -> dict:
+    data = widget._repr_mimebundle_()
+    data = dict(data[0] if isinstance(data, tuple) else data)
+    data["text/plain"] = text
+    return data
+
+
+def _keep(panel) -> None:
+    with _open_lock:
+        _open.append(panel)
+
+
+def _drop(panel) -> None:
+    with _open_lock:
+        if panel in _open:
+            _open.remove(panel)
+
+
+def close_widgets() -> int:
+    """Close every console and socket table still open; return how many were."""
+    with _open_lock:
+        panels = list(_open)
+    for panel in panels:
+        panel.close()
+    return len(panels)
+
+
+class Console:
+    """A text box, a send button and a transcript on one TCP connection.
+
+    >>> console = Console(server)           # server, (host, port) or port
+    >>> console.send("你好")
+    >>> console.transcript()
+    '→ 你好\\n← 欢迎访问>>>>你好'
+
+    Lines go out as typed; for a chat server each gets a ``\\n`` (``newline=``).
+    A reader thread shows what arrives; when the server closes the connection,
+    the console closes too. ``close()`` is quick and safe to call twice.
+    """
+
+    def __init__(self, target, *, newline: str | None = None, timeout: float = 5.0,
+                 title: str | None = None):
+        import ipywidgets as w
+
+        self.target = target
+        handler = getattr(target, "handler", None)
+        self.protocol = getattr(target, "name", None) or "server"
+        if newline is None:
+            newline = "\n" if type(handler).__name__ == "ChatRoom" else ""
+        self.newline = newline
+        self.sock = connect(target, timeout=timeout)
+        self.sock.settimeout(0.05)  # short polls, so close() returns at once
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._reading = False
+        self._out = w.Output(layout=w.Layout(border="1px solid #cbd5e0", height="160px",
+                                             overflow="auto", padding="4px"))
+        self._box = w.Text(placeholder="type a message, then send", layout=w.Layout(flex="1"))
+        self._send = w.Button(description="send", button_style="primary")
+        self._close = w.Button(description="close")
+        self._send.on_click(lambda _: self._send_box())
+        self._close.on_click(lambda _: self.close())
+        heading = title or f"connected to {self.protocol}"
+        self.widget = w.VBox([w.HTML(f"<b>{html.escape(heading)}</b>"), self._out,
+                              w.HBox([self._box, self._send, self._close])])
+        self._thread = threading.Thread(target=self._read_loop, daemon=True,
+                                        name=f"labkit-console-{self.protocol}")
+        self._thread.start()
+        _keep(self)
+
+    # -- the two directions ---------------------------------------------------------
+    def send(self, text: str) -> None:
+        """Send *text* (plus the newline, if any), as the send button does."""
+        if self._closed.is_set():
+            self._show("(the connection is closed)")
+            return
+        self._show(f"→ {text}")  # first: the reply may be shown before sendall returns
+        self.sock.sendall((text + self.newline).encode("utf-8"))
+
+    def _send_box(self) -> None:
+        text, self._box.value = self._box.value, ""
+        try:
+            self.send(text)
+        except OSError as exc:
+            self._show(f"(sending failed: {type(exc).__name__})")
+
+    def _read_loop(self) -> None:
+        decoder = TextDecoder()
+        pending = ""
+        try:
+            while not self._closed.is_set():
+                self._reading = False
+                try:
+                    data = self.sock.recv(65536)
+                except socket.timeout:
+                    continue
+                self._reading = True
+                if not data:
+                    break
+                pending += decoder.feed(data)
+                *whole, pending = pending.split("\n")
+                for line in whole:
+                    self._show(f"← {line.removesuffix(chr(13))}")
+            if pending:
+                self._show(f"← {pending}")
+        except OSError:
+            pass
+        finally:
+            self._reading = False
+            if not self._closed.is_set():
+                self._show("(the server closed the connection)")
+                self._shut()
+
+    def _show(self, line: str) -> None:
+        with self._lock:
+            self._lines.append(line)
+            self._out.append_stdout(line + "\n")  # safe from the reader thread
+
+    # -- reading the transcript ------------------------------------------------------
+    def transcript(self, wait: float = 2.0) -> str:
+        """Everything sent (→) and received (←) so far, after waiting (up to *wait* s)
+        for the server to answer what was sent."""
+        self.wait_quiet(wait)
+        with self._lock:
+            return "\n".join(self._lines)
+
+    def wait_quiet(self, timeout: float = 2.0) -> bool:
+        """Wait until the server is quiet and every byte that arrived is shown."""
+        deadline = time.monotonic() + timeout
+        if hasattr(self.target, "wait_quiet"):
+            self.target.wait_quiet(timeout)
+        calm = 0
+        while time.monotonic() < deadline:
+            calm = calm + 1 if self._drained() else 0
+            if calm >= 3:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def _drained(self) -> bool:
+        if self._closed.is_set() or not self._thread.is_alive():
+            return True
+        if self._reading:
+            return False
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.sock, selectors.EVENT_READ)
+                return not sel.select(0)
+        except (OSError, ValueError, KeyError):
+            return True
+
+    # -- closing -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection and stop the reader thread (quick, idempotent)."""
+        if self._closed.is_set():
+            self._thread.join(1.0)
+            return
+        self._shut()
+        self._thread.join(1.0)
+        self._show("(closed)")
+
+    def _shut(self) -> None:
+        self._closed.set()
+        for button in (self._send, self._close):
+            button.disabled = True
+        self._box.disabled = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        _drop(self)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<Console connected to {self.protocol} ({state})>"
+
+    def _repr_mimebundle_(self, **kwargs):
+        return _bundle(self.widget, repr(self))
+
+
+class SocketTable:
+    """The kernel's table of this notebook's sockets (see kernelview), with a refresh
+    button; ``every=1.0`` refreshes it by itself for *duration* seconds.
+
+    >>> table = SocketTable(client=sock)      # names as for Timeline
+    >>> table.refresh()                        # returns the Snapshot shown
+    """
+
+    def __init__(self, *, every: float | None = None, duration: float = 60.0, **names):
+        import ipywidgets as w
+
+        self.timeline = Timeline(**names)
+        self.snapshot = self.timeline.snap("sockets")
+        self._html = w.HTML(self.snapshot.html())
+        self._button = w.Button(description="refresh", icon="refresh")
+        self._button.on_click(lambda _: self.refresh())
+        self.widget = w.VBox([self._html, self._button])
+        self._stop = threading.Event()
+        self._thread = None
+        if every:
+            self._thread = threading.Thread(target=self._refresh_loop, args=(every, duration),
+                                            daemon=True, name="labkit-socket-table")
+            self._thread.start()
+            _keep(self)
+
+    def name(self, obj, name: str) -> None:
+        """Name an endpoint in the table, as Timeline.name does."""
+        self.timeline.name(obj, name)
+
+    def refresh(self):
+        """Read the table again and show it; returns the new Snapshot."""
+        self.timeline.snapshots.clear()  # only the latest is shown; keep no history
+        self.snapshot = self.timeline.snap("sockets")
+        text = self.snapshot.html()
+        _on_main_thread(lambda: setattr(self._html, "value", text))
+        return self.snapshot
+
+    def _refresh_loop(self, every: float, duration: float) -> None:
+        deadline = time.monotonic() + duration
+        while not self._stop.wait(every) and time.monotonic() < deadline:
+            try:
+                self.refresh()
+            except Exception:  # a thread never prints: a failed read just waits for the next
+                continue
+        _drop(self)
+
+    def close(self) -> None:
+        """Stop refreshing (quick, idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self._button.disabled = True
+        _drop(self)
+
+    def __repr__(self) -> str:
+        return "<SocketTable of this notebook's sockets>"
+
+    def _repr_mimebundle_(self, **kwargs):
+        return _bundle(self.widget, repr(self))
+
+
+def recv_pieces(data: bytes, size: int, *, timeout: float = 2.0) -> list[bytes]:
+    """Send *data* over a real loopback connection, then read it with ``recv(size)``
+    until EOF; return the pieces. All the bytes are waiting before the first recv,
+    so each piece is ``min(size, what is left)``, on every run."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname(), timeout=timeout) as sender:
+            receiver, _ = listener.accept()
+            with receiver:
+                receiver.settimeout(timeout)
+                sender.sendall(data)
+                sender.shutdown(socket.SHUT_WR)
+                pieces = []
+                while piece := receiver.recv(size):
+                    pieces.append(piece)
+                return pieces
+
+
+_PIECE_COLOURS = ("#bee3f8", "#c6f6d5", "#fefcbf", "#fed7e2", "#e9d8fd", "#feebc8")
+
+
+def _piece_html(i: int, piece: bytes) -> str:
+    text = piece.decode("utf-8", errors="backslashreplace")
+    colour = _PIECE_COLOURS[i % len(_PIECE_COLOURS)]
+    return (f"<span style='display:inline-block;margin:2px;padding:3px 6px;background:{colour};"
+            f"border:1px solid #718096;border-radius:4px;font-family:monospace;font-size:15px'>"
+            f"{html.escape(text)}<sub style='color:#4a5568'> {len(piece)}</sub></span>")
+
+
+class RecvSizeExplorer:
+    """A slider for the recv size, and the pieces the same bytes arrive in.
+
+    >>> explorer = RecvSizeExplorer("欢迎访问>>>>你好")
+    >>> explorer.pieces(4)[:2]
+    [b'\\xe6\\xac\\xa2\\xe6', b'\\xac\\xa2\\xe8\\xbf']
+
+    Each piece is shown as it would decode on its own: ``\\xe6`` marks a byte of
+    a character cut in half. Below, what an incremental decoder makes of them.
+    """
+
+    def __init__(self, data="欢迎访问>>>>你好", *, size: int = 4, max_size: int | None = None):
+        import ipywidgets as w
+
+        self.data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if not self.data:
+            raise ValueError("data must not be empty")
+        top = max_size or max(1, min(len(self.data), 64))
+        self.slider = w.IntSlider(value=min(size, top), min=1, max=top, description="recv size",
+                                  continuous_update=False, style={"description_width": "initial"})
+        self._html = w.HTML(self.render(self.slider.value))
+        self.slider.observe(self._changed, names="value")  # runs on the main thread
+        self.widget = w.VBox([self.slider, self._html])
+
+    def pieces(self, size: int) -> list[bytes]:
+        """The pieces ``recv(size)`` returns, read from a real connection."""
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive int, not {size!r}")
+        return recv_pieces(self.data, size)
+
+    def render(self, size: int) -> str:
+        """The pieces as coloured boxes (HTML), and what a decoder makes of them."""
+        pieces = self.pieces(size)
+        decoder = TextDecoder()
+        decoded = [decoder.feed(p) for p in pieces]
+        boxes = "".join(_piece_html(i, p) for i, p in enumerate(pieces))
+        steps = " + ".join(repr(d) for d in decoded)
+        return (f"<div>{len(self.data)} bytes sent at once; <code>recv({size})</code> "
+                f"returned {len(pieces)} pieces:</div><div>{boxes}</div>"
+                f"<div style='margin-top:4px'>an incremental decoder turns them into: "
+                f"<code>{html.escape(steps)}</code></div>")
+
+    def show(self, size: int) -> None:
+        """Move the slider to *size* (the picture follows)."""
+        self.slider.value = size
+
+    def _changed(self, change) -> None:
+        self._html.value = self.render(change["new"])
+
+    def __repr__(self) -> str:
+        return f"<RecvSizeExplorer: {len(self.data)} bytes, recv size 1 to {self.slider.max}>"
+
+    def _repr_mimebundle_(self, **kwargs):
+        return _bundle(self.widget, repr(self))

@@ -1,0 +1,96 @@
+"""labkit.kernelview: this process's sockets and their TCP states, named, in a stable order."""
+
+import re
+import socket
+import warnings
+
+import pytest
+
+import labkit
+from labkit.kernelview import Snapshot, SocketRow, Timeline, snapshot
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def ports(text):
+    return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+
+
+def test_a_half_close_and_time_waiting_on_the_side_that_closed_first(baseline):
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        tl = Timeline(listener=srv)
+        tl.snap("listening")
+        client = socket.create_connection(srv.getsockname(), timeout=2)
+        conn, _ = srv.accept()
+        tl.snap("connected")
+        client.shutdown(socket.SHUT_WR)
+        tl.snap("client half-closed")
+        conn.close()
+        tl.snap("server closed")
+        client.close()
+    tl.snap("all closed")
+    assert tl.states("listener (listening)") == ["LISTEN"] * 4 + [None]
+    assert tl.states("client → listener") == [None, "ESTABLISHED", "FIN_WAIT2", "TIME_WAIT",
+                                              "TIME_WAIT"]
+    assert tl.states("listener → client") == [None, "ESTABLISHED", "CLOSE_WAIT", None, None]
+    # (the columns are as wide as the real addresses: five-digit ports, one more than "PORT")
+    assert ports(repr(tl[2])) == """\
+client half-closed:
+  socket                state       local            remote           held by
+  client → listener     FIN_WAIT2   127.0.0.1:PORT  127.0.0.1:PORT  this process
+  listener (listening)  LISTEN      127.0.0.1:PORT  -                this process
+  listener → client     CLOSE_WAIT  127.0.0.1:PORT  127.0.0.1:PORT  this process"""
+    assert [row.held_by for row in tl[4].rows] == ["the kernel only"]
+
+
+def test_labkit_servers_are_named_and_unknown_endpoints_become_clients(baseline):
+    server = labkit.serve(labkit.echo)
+    tl = Timeline()
+    with labkit.connect(server) as a, labkit.connect(server):
+        snap = tl.snap("two clients")
+        assert sorted(snap.states()) == ["client 2 → echo", "client → echo", "echo (listening)",
+                                         "echo → client", "echo → client 2"]
+        tl.name(a, "alice")
+        assert "alice → echo" in tl.snap().states()
+    server.stop()
+    assert server.sock.fileno() == -1
+
+
+def test_a_new_timeline_does_not_claim_connections_it_never_saw(baseline):
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        client = socket.create_connection(srv.getsockname(), timeout=2)
+        conn, _ = srv.accept()
+        client.close()  # the client closes first: TIME_WAIT or FIN_WAIT2 stays behind
+        conn.close()
+        assert snapshot("fresh", server=srv).states() == {"server (listening)": "LISTEN"}
+
+
+def test_the_table_renders_as_text_html_and_a_grid():
+    # no resource baseline here: matplotlib keeps its font files open once loaded
+    server = labkit.serve(labkit.echo, name="kv-echo")
+    tl = Timeline()
+    tl.snap("listening")
+    with labkit.connect(server):
+        tl.snap("connected")
+    snap = tl.snap("closed")
+    assert isinstance(snap, Snapshot) and all(isinstance(r, SocketRow) for r in snap.rows)
+    assert "<th style='text-align:left'>state</th>" in snap.html()
+    assert repr(Timeline()) == "(no snapshots yet: call .snap(label) after each step)"
+    assert repr(tl).startswith("1. listening:\n  socket ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = tl.plot()
+        fig.savefig(__import__("io").BytesIO(), format="png", dpi=40)
+    server.stop()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == sorted(labels) and "kv-echo (listening)" in labels
+
+
+def test_naming_rejects_what_has_no_address():
+    tl = Timeline(thing=object())
+    with pytest.raises(TypeError, match="cannot name"):
+        tl.snap()
