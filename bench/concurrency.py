@@ -17,8 +17,9 @@ are compared.
 
 Part 2 - bulk transfer on loopback: a Python client ``sendall``s 1 MiB
 buffers to a Python sink process that ``recv_into``s a preallocated 1 MiB
-buffer, against ``iperf3`` (client and server) moving the same number of
-bytes, RUNS times each, when iperf3 is installed.
+buffer, against ``iperf3`` (client and server, ``-l 1M``: the same write
+size) moving the same number of bytes, RUNS times each, when iperf3 is
+installed.
 
 The last line is
 
@@ -198,7 +199,8 @@ def _iperf3_bulk(iperf3: str, nbytes: int, runs: int) -> list[float]:
         rates = []
         for _ in range(runs):
             done = subprocess.run([iperf3, "-c", "127.0.0.1", "-p", str(port), "-n", str(nbytes),
-                                   "-J"], capture_output=True, text=True, timeout=60)
+                                   "-l", str(CHUNK), "-J"],  # the same 1 MiB writes as ours
+                                  capture_output=True, text=True, timeout=60)
             report = json.loads(done.stdout)
             rates.append(report["end"]["sum_received"]["bits_per_second"] / 8)
         return rates
@@ -238,7 +240,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--requests", type=int, default=100, help="round trips per client")
+    parser.add_argument("--requests", type=int, default=300, help="round trips per client")
     parser.add_argument("--bulk-mib", type=int, default=1024)
     parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
