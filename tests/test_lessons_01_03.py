@@ -366,3 +366,50 @@ def test_start_program_reads_the_first_line_and_times_out(tmp_path):
     silent.write_text("import time; time.sleep(30)\n")
     with pytest.raises(TimeoutError):
         listen.start_program([sys.executable, str(silent)], timeout=0.3)
+
+
+# -- messages that point at the beginner's mistake -----------------------------
+
+def test_ping_names_use_after_with(no_leaks):
+    def ping(address):
+        with socket.create_connection(address, timeout=5) as s:
+            s.sendall(b"ping")
+        return s.recv(1024)
+    assert_not_yet("01-with", ping, "inside the `with` block")
+
+
+def test_free_port_names_the_address_returned_as_port(no_leaks):
+    def open_listener():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        return s, s.getsockname()
+    assert_not_yet("02-free-port", open_listener, "getsockname()[1]")
+
+
+def test_accept_names_the_pair(no_leaks):
+    def serve_one(listener):
+        conn = listener.accept()
+        conn.sendall(b"hello\n")
+    assert_not_yet("03-accept", serve_one, "conn, address = listener.accept()")
+
+
+def test_wait_rejects_sleeping_the_whole_time(no_leaks):
+    def wait_for_client(listener, seconds):
+        time.sleep(seconds)
+        listener.setblocking(False)
+        try:
+            return listener.accept()
+        except BlockingIOError:
+            return None
+    assert_not_yet("03-wait", wait_for_client, "as soon as it comes")
+
+
+def test_serve_many_reports_the_functions_own_error_first(no_leaks):
+    def serve(listener, n):
+        for _ in range(n):
+            conn, address = listener.accept()
+            with conn:
+                data = conn.recv(1024)
+                conn.send("欢迎访问>>>>" + data.decode() + "\r\n")
+    assert_not_yet("03-serve-many", serve, "raised TypeError")

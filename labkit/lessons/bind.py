@@ -122,6 +122,9 @@ def _check_free_port(open_listener) -> str:
             if port == 0:
                 raise NotYet(f"{what} returned port 0: that is the number you asked for, not the "
                              f"one you got (it is {real}); ask the socket with getsockname().")
+            if isinstance(port, tuple):
+                raise NotYet(f"{what} returned {port!r} as the port: getsockname() gives "
+                             "(host, port); return only the port, getsockname()[1].")
             if port != real:
                 raise NotYet(f"{what} returned port {port!r}, but its socket is bound to "
                              f"port {real}.")

@@ -127,7 +127,14 @@ def ping(address):
 def _check_ping(ping) -> str:
     want = f"{ECHO_PREFIX}ping\r\n".encode("utf-8")
     with TCPServer(echo, name="exercise-echo", timeout=5) as server:
-        reply, leaks = unclosed_warnings(call, ping, server.address, what="ping(address)")
+        try:
+            reply, leaks = unclosed_warnings(call, ping, server.address, what="ping(address)")
+        except NotYet as exc:
+            if "Bad file descriptor" in str(exc):
+                raise NotYet(f"{exc}: the socket was already closed when it was used. "
+                             "Everything that uses it, recv() too, belongs inside the "
+                             "`with` block.") from None
+            raise
         if leaks:
             raise NotYet(f"ping() left a socket open; Python had to close it and warned: "
                          f"ResourceWarning: {leaks[0]}. Create the socket with `with`.")

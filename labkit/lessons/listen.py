@@ -11,7 +11,6 @@ import contextlib
 import selectors
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -111,6 +110,9 @@ def _check_accept(serve_one) -> str:
             if "Broken pipe" in str(exc) or "not connected" in str(exc):
                 raise NotYet(f"{exc}. You sent on the listening socket, which is connected to "
                              "nobody: send on the socket accept() returned.") from None
+            if "'tuple' object has no attribute" in str(exc):
+                raise NotYet(f"{exc}. accept() returns a pair, (socket, address): unpack it "
+                             "with conn, address = listener.accept().") from None
             raise
         try:
             got = _read_all(client)
@@ -170,12 +172,19 @@ def _check_wait(wait_for_client) -> str:
         timer.start()
         what = "wait_for_client(listener, 2)"
         try:
+            started = time.monotonic()
             result = call(wait_for_client, listener, 2, timeout=4, what=what)
+            waited = time.monotonic() - started
             timer.join(3)
             if not (isinstance(result, tuple) and len(result) == 2
                     and isinstance(result[0], socket.socket)):
                 raise NotYet(f"a client connected 0.2 s after the call, but {what} returned "
                              f"{result!r}; return what accept() returns.")
+            if waited > 1.5:
+                result[0].close()
+                raise NotYet(f"a client connected 0.2 s after the call, but {what} returned "
+                             f"only after {waited:.1f} s: accept the client as soon as it "
+                             "comes (accept() with a timeout does that).")
             with result[0] as conn:
                 if conn.getpeername() != client.getsockname():
                     raise NotYet(f"{what} returned a socket that is not connected to the "
@@ -237,8 +246,10 @@ def _check_serve(serve) -> str:
         try:
             call(serve, listener, n, timeout=5, what=f"serve(listener, {n})")
         except NotYet as exc:
-            failed = exc  # what the clients saw usually says more: report that first
+            failed = exc
         clients.join(n * 2 + 1)
+        if failed is not None and "raised" in str(failed) and "TimeoutError" not in str(failed):
+            raise failed  # a bug in the function says more than the clients' view of it
         for i in range(1, n + 1):
             if i not in results:
                 raise NotYet(f"client {i} of {n} never finished.")
