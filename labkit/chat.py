@@ -176,7 +176,7 @@ class ChatRoom:
 
     __name__ = "chat"
 
-    def __init__(self, *, max_line: int = 4096, queue_size: int = 1024,
+    def __init__(self, *, max_line: int = 4096, queue_size: int = 16384,
                  queue_bytes: int = 1 << 18, patience: float = 0.5, grace: float = 1.0,
                  sndbuf: int | None = 1 << 16):
         self.max_line = max_line
@@ -236,7 +236,7 @@ class ChatRoom:
         member.lines = _Lines(self.max_line)
         with self._lock:
             self.members[conn.number] = member
-        writer = conn.server._start_thread(member.write_loop, f"labkit-chat-writer-{conn.number}")
+        writer = conn.server._start_thread(member.write_loop, f"labkit-{conn.server.name}-writer-{conn.number}")
         try:
             self._read(member)
         finally:

@@ -87,7 +87,9 @@ def _bind(kind: int, host: str, port: int) -> socket.socket:
                 ) from exc
             raise
         if kind == socket.SOCK_STREAM:
-            sock.listen(64)
+            # a burst of connects (500 in tests/test_reliability.py) overflows a short
+            # queue, and each dropped SYN costs its client a 1 s retransmit
+            sock.listen(1024)
         return sock
     except BaseException:
         sock.close()
