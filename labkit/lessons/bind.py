@@ -98,8 +98,8 @@ def open_listener():
 @register("02-free-port", title="A listener on a port the system picks",
           solution=_OPEN_LISTENER, hints=[
               "Bind to port 0: the system then chooses a free port for you.",
-              "bind(('127.0.0.1', 0)) does not change the number you wrote: ask the socket "
-              "which port it got with s.getsockname(), which returns (host, port).",
+              "After bind(('127.0.0.1', 0)) the 0 you wrote is still 0: ask the socket which "
+              "port it got. s.getsockname() returns (host, port).",
               "Call s.listen() after bind, or nobody can connect.",
           ])
 def _check_free_port(open_listener) -> str:
