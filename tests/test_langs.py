@@ -425,4 +425,6 @@ def test_the_seeds_php_client_stops_at_a_piece_that_is_just_zero(clean):
 
     with TCPServer(one_then_zero, name="zero") as server:
         done = langs.run_php("client.php", "127.0.0.1", server.port)
+        fixed = langs.run_php("client_fixed.php", "127.0.0.1", server.port)
     assert done.stdout == "1" and done.returncode == 0
+    assert fixed.stdout.splitlines()[:2] == ["1023", "read 4 bytes in 3 reads, then end of stream"]
