@@ -32,7 +32,7 @@ import time
 
 from .events import preview
 
-__all__ = ["ChatRoom", "ChatClient", "ChatPanel", "chat_panel"]
+__all__ = ["ChatRoom", "ChatPanel", "chat_panel"]
 
 LINE_TOO_LONG = b"! line too long\n"
 INVALID_UTF8 = b"! invalid UTF-8\n"
@@ -284,151 +284,66 @@ class ChatRoom:
         return True
 
 
-# -- clients and a panel for the notebook ---------------------------------------------
-
-
-class ChatClient:
-    """A chat client whose reader thread collects every line the server sends.
-
-        alice = ChatClient(server, "alice")
-        alice.say("你好")
-        bob.wait_for("alice: 你好")      # True once it arrived (or False after timeout)
-        bob.lines                         # ['alice: 你好']
-
-    *on_line(client, line)* is called from the reader thread for every line.
-    """
-
-    def __init__(self, target, name: str | None = None, *, timeout: float = 5.0, on_line=None):
-        from .clients import connect
-
-        self.name = name
-        self.lines: list[str] = []
-        self.closed = threading.Event()
-        self._on_line = on_line
-        self._cond = threading.Condition()
-        self.sock = connect(target, timeout=timeout)
-        self._reader = threading.Thread(target=self._read, name="labkit-chat-client", daemon=True)
-        self._reader.start()
-        if name:
-            self.send(f"/nick {name}")
-
-    def send(self, line: str) -> None:
-        self.sock.sendall(line.encode("utf-8") + b"\n")
-
-    def say(self, text: str) -> None:
-        self.send(text)
-
-    def _read(self) -> None:
-        lines = _Lines(1 << 16)
-        try:
-            while data := self.sock.recv(65536):
-                for line in lines.feed(data):
-                    text = "! (line too long)" if line is TOO_LONG else line.decode("utf-8", "replace")
-                    with self._cond:
-                        self.lines.append(text)
-                        self._cond.notify_all()
-                    if self._on_line:
-                        self._on_line(self, text)
-        except OSError:
-            pass
-        finally:
-            self.closed.set()
-            with self._cond:
-                self._cond.notify_all()
-
-    def wait_for(self, line: str, timeout: float = 5.0) -> bool:
-        """Wait until *line* has arrived; False if it did not within *timeout* s."""
-        with self._cond:
-            self._cond.wait_for(lambda: line in self.lines or self.closed.is_set(), timeout)
-            return line in self.lines
-
-    def close(self) -> None:
-        """Leave (``/quit``) and close; joins the reader thread."""
-        try:
-            self.send("/quit")
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        self._reader.join(2.0)
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<ChatClient {self.name!r}, {len(self.lines)} lines received>"
-
-
-def _widgets():
-    import ipywidgets
-
-    return ipywidgets
+# -- a panel for the notebook ------------------------------------------------------------
 
 
 class ChatPanel:
-    """Two or three chat clients side by side in one notebook cell (ipywidgets).
+    """Two or three chat clients side by side in one notebook cell.
 
         panel = chat_panel(server, ["alice", "bob", "carol"])
-        panel                         # type in a box and press Enter
-        panel.say("alice", "你好")     # or drive it from code
+        panel                        # one console each: type, press send
+        panel.say("alice", "你好")    # or drive it from code
+        panel.transcript("bob")      # '→ /nick bob\n← alice: 你好'
         panel.close()
 
-    Each client's reader thread appends to its own ``Output`` widget with
-    ``append_stdout`` (the thread-safe way; threads never print).
+    Each client is a :class:`labkit.widgets.Console` (its reader thread only
+    appends to an Output widget); the panel shows a fixed text/plain.
     """
 
     def __init__(self, target, names=("alice", "bob")):
-        w = _widgets()
+        import ipywidgets as w
+
+        from .widgets import Console
+
+        self.target = target
         self.names = list(names)
-        self.outputs = {name: w.Output(layout=w.Layout(height="160px", overflow="auto",
-                                                        border="1px solid #ccc")) for name in names}
-        self.clients: dict[str, ChatClient] = {}
-        columns = []
+        self.consoles = {}
         try:
             for name in self.names:
-                self.clients[name] = ChatClient(target, name, on_line=self._show)
-                box = w.Text(placeholder=f"{name} says… (Enter sends)", continuous_update=False,
-                             layout=w.Layout(width="auto"))
-                box.observe(lambda change, name=name: self._submit(name, change), "value")
-                columns.append(w.VBox([w.HTML(f"<b>{name}</b>"), self.outputs[name], box],
-                                      layout=w.Layout(width=f"{100 // len(self.names) - 1}%")))
+                self.consoles[name] = Console(target, newline="\n", title=name)
+                self.consoles[name].send(f"/nick {name}")
         except BaseException:
             self.close()
             raise
-        self.widget = w.HBox(columns)
-
-    def _show(self, client: ChatClient, line: str) -> None:
-        self.outputs[client.name].append_stdout(line + "\n")
-
-    def _submit(self, name: str, change) -> None:
-        text = change["new"]
-        if text:  # Enter was pressed; clearing the box calls us again with ""
-            change["owner"].value = ""
-            self.say(name, text)
+        self.wait_quiet()  # every client is in the room before anyone speaks
+        self.widget = w.HBox([c.widget for c in self.consoles.values()])
 
     def say(self, name: str, text: str) -> None:
-        """Send *text* as *name*, and show it in that client's own box too."""
-        self.outputs[name].append_stdout(f"(me) {text}\n")
-        self.clients[name].send(text)
+        """Send *text* as *name*, then wait until every client has shown what arrived."""
+        self.consoles[name].send(text)
+        self.wait_quiet()
 
-    def transcript(self, name: str) -> list[str]:
-        """Every line client *name* has received so far."""
-        return list(self.clients[name].lines)
+    def wait_quiet(self, timeout: float = 2.0) -> None:
+        for console in self.consoles.values():
+            console.wait_quiet(timeout)
+
+    def transcript(self, name: str) -> str:
+        """What client *name* sent (→) and received (←)."""
+        return self.consoles[name].transcript()
 
     def close(self) -> None:
-        for client in self.clients.values():
-            client.close()
+        """Close every client (each leaves the room); quick, safe to call twice."""
+        for console in self.consoles.values():
+            console.close()
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = repr(self)  # stable text: the widget's own repr changes
+        bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        bundle["text/plain"] = repr(self)  # fixed: the widget's own repr changes
         return bundle
 
     def __repr__(self) -> str:
-        return f"ChatPanel: {', '.join(self.names)}"
+        return f"<ChatPanel: {', '.join(self.names)}>"
 
 
 def chat_panel(target, names=("alice", "bob")) -> ChatPanel:

@@ -218,7 +218,7 @@ def test_public_names():
     assert labkit.ChatRoom is ChatRoom
     assert isinstance(labkit.handler_for("chat"), ChatRoom)
     assert labkit.handler_for("chat") is not labkit.handler_for("chat")
-    assert {"ChatRoom", "ChatClient", "ChatPanel", "check_chat_server"} <= set(labkit.__all__)
+    assert {"ChatRoom", "ChatPanel", "chat_panel", "check_chat_server"} <= set(labkit.__all__)
 
 
 # -- the conformance check ----------------------------------------------------------------
@@ -361,19 +361,19 @@ def test_exercise_reports_a_handler_bug():
 # -- clients, panel and the command line ----------------------------------------------------
 
 
-def test_chat_clients_and_panel(room):
+def test_chat_panel(room):
     pytest.importorskip("ipywidgets")
     panel = labkit.chat_panel(room, ["alice", "bob", "carol"])
     try:
-        sync(room, *panel.clients.values())
         panel.say("alice", "你好")
-        assert panel.clients["bob"].wait_for("alice: 你好")
-        assert panel.clients["carol"].wait_for("alice: 你好")
-        assert repr(panel) == "ChatPanel: alice, bob, carol"
-        assert panel._repr_mimebundle_()["text/plain"] == "ChatPanel: alice, bob, carol"
+        panel.say("bob", "hi alice")
+        assert panel.transcript("alice") == "→ /nick alice\n→ 你好\n← bob: hi alice"
+        assert panel.transcript("carol") == "→ /nick carol\n← alice: 你好\n← bob: hi alice"
+        assert repr(panel) == "<ChatPanel: alice, bob, carol>"
+        assert panel._repr_mimebundle_()["text/plain"] == "<ChatPanel: alice, bob, carol>"
     finally:
         panel.close()
-    assert all(c.sock.fileno() == -1 and c.closed.is_set() for c in panel.clients.values())
+    assert all(c.closed for c in panel.consoles.values())
 
 
 def test_serve_chat_on_all_interfaces_warns_and_serves_loopback():
