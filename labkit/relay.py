@@ -169,16 +169,18 @@ class Relay(_Base):
             self._send(direction, *held[:4])
 
     def _send(self, direction, number, data, send, peer_number, what="") -> None:
+        # recorded before it is sent: whatever a client has received is in the record
+        direction.forwarded.append(number)
+        event = self.events.add(peer_number, "forwarded",
+                                what or f"{direction.noun} {number} (held back until now)",
+                                nbytes=len(data))
         try:
             send(data)
         except OSError as exc:
-            self.events.add(peer_number, "note", f"sending on: {type(exc).__name__}: {exc}")
-            return
-        direction.forwarded.append(number)
-        if what:
-            self.events.add(peer_number, "forwarded", what, nbytes=len(data))
-        else:
-            self.events.add(peer_number, "forwarded", f"{direction.noun} {number} (held back until now)")
+            direction.forwarded.remove(number)
+            self.events.add(peer_number, "note",
+                            f"could not send {direction.noun} {number} on "
+                            f"(event {event.seq}): {type(exc).__name__}: {exc}")
 
     # -- what happened -------------------------------------------------------
     def report(self) -> "_Report":
