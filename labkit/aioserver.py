@@ -49,7 +49,12 @@ async def echo_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 
 class AsyncioServer(_Base):
-    """``asyncio.start_server(handler)`` served from an event loop in a daemon thread."""
+    """``asyncio.start_server(handler)`` served from an event loop in a daemon thread.
+
+    *handler(reader, writer)* is a coroutine function (``echo_stream`` by default).
+    Unlike ``TCPServer``, silent connections are not dropped after *timeout*
+    (it is accepted so that the servers can be swapped); ``stop()`` ends them.
+    """
 
     def __init__(self, handler=echo_stream, *, host: str = LOOPBACK, port: int = 0,
                  timeout: float = 60.0, name: str | None = None, backlog: int = 1024):
