@@ -127,7 +127,10 @@ class Exercise:
         try:
             message = self._checker(answer)
         except NotYet as exc:
-            return Verdict(self.name, INCORRECT, f"{exc} ex.hint() gives a hint.")
+            text = str(exc).rstrip()
+            if not text.endswith((".", "!", "?")):
+                text += "."
+            return Verdict(self.name, INCORRECT, f"{text} ex.hint() gives a hint.")
         except Exception as exc:  # a failure of the check itself: say so, do not crash
             return Verdict(self.name, INCORRECT,
                            f"the check could not finish ({type(exc).__name__}: {exc}).")

@@ -204,7 +204,7 @@ class _Base:
     def __exit__(self, *exc_info):
         self.stop()
 
-    def log(self, wait: float = 1.0) -> EventLog:
+    def log(self, wait: float = 3.0) -> EventLog:
         """The event log, after waiting (up to *wait* s) for the server to go quiet."""
         self.wait_quiet(wait)
         return self.events
