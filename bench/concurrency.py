@@ -184,56 +184,65 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _iperf3_bulk(iperf3: str, nbytes: int, runs: int) -> list[float]:
-    port = _free_port()
-    server = subprocess.Popen([iperf3, "-s", "-B", "127.0.0.1", "-p", str(port), "--forceflush"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
-    try:
+class Iperf3Server:
+    """``iperf3 -s`` on 127.0.0.1, kept running for every run; stopped with SIGTERM."""
+
+    def __init__(self, iperf3: str):
+        self.iperf3, self.port = iperf3, _free_port()
+        self.proc = subprocess.Popen([iperf3, "-s", "-B", "127.0.0.1", "-p", str(self.port),
+                                      "--forceflush"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
         sel = selectors.DefaultSelector()
-        sel.register(server.stdout, selectors.EVENT_READ)
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
         deadline, seen = time.monotonic() + 10, b""
         while b"listening" not in seen:  # unbuffered reads: select() sees every byte
             if not sel.select(max(0.0, deadline - time.monotonic())):
+                self.stop()
                 raise RuntimeError("iperf3 -s did not start within 10 s")
-            seen += os.read(server.stdout.fileno(), 4096)
-        rates = []
-        for _ in range(runs):
-            done = subprocess.run([iperf3, "-c", "127.0.0.1", "-p", str(port), "-n", str(nbytes),
-                                   "-l", str(CHUNK), "-J"],  # the same 1 MiB writes as ours
-                                  capture_output=True, text=True, timeout=60)
-            report = json.loads(done.stdout)
-            rates.append(report["end"]["sum_received"]["bits_per_second"] / 8)
-        return rates
-    finally:
-        server.send_signal(signal.SIGTERM)
+            seen += os.read(self.proc.stdout.fileno(), 4096)
+
+    def rate(self, nbytes: int) -> float:
+        """One iperf3 client run moving nbytes in 1 MiB writes; bytes per second received."""
+        done = subprocess.run([self.iperf3, "-c", "127.0.0.1", "-p", str(self.port),
+                               "-n", str(nbytes), "-l", str(CHUNK), "-J"],  # our write size
+                              capture_output=True, text=True, timeout=60)
+        return json.loads(done.stdout)["end"]["sum_received"]["bits_per_second"] / 8
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            server.wait(5)
+            self.proc.wait(5)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        server.stdout.close()
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc.stdout.close()
 
 
 def bulk(runs: int, nbytes: int) -> None:
     print(f"== bulk transfer on loopback, {nbytes >> 20} MiB per run, {runs} runs (GB/s)")
+    iperf3 = shutil.which("iperf3")
     sink = Child("--sink")
+    reference = Iperf3Server(iperf3) if iperf3 else None
+    rates: dict[str, list[float]] = {"python": [], "iperf3": []}
     try:
         _python_bulk(sink.address, nbytes // 4)  # warm-up
-        rates = [_python_bulk(sink.address, nbytes) for _ in range(runs)]
+        for _ in range(runs):  # alternating, so that a busy moment hurts both alike
+            rates["python"].append(_python_bulk(sink.address, nbytes))
+            if reference:
+                rates["iperf3"].append(reference.rate(nbytes))
     finally:
         sink.stop()
-    python = statistics.median(rates)
-    print(f"{'python':<10} median {python / 1e9:6.2f} GB/s  "
-          f"(runs: {', '.join(f'{r / 1e9:.2f}' for r in rates)}); sendall / recv_into, 1 MiB buffers")
-    iperf3 = shutil.which("iperf3")
-    if not iperf3:
+        if reference:
+            reference.stop()
+    medians = {name: statistics.median(r) for name, r in rates.items() if r}
+    notes = {"python": "; sendall / recv_into, 1 MiB buffers", "iperf3": "; -l 1M"}
+    for name, median in medians.items():
+        print(f"{name:<10} median {median / 1e9:6.2f} GB/s  "
+              f"(runs: {', '.join(f'{r / 1e9:.2f}' for r in rates[name])}){notes[name]}")
+    if reference:
+        print(f"bulk ratio python/iperf3: {medians['python'] / medians['iperf3']:.2f}")
+    else:
         print("iperf3 is not installed: bulk comparison skipped (apt-get install iperf3)")
-        return
-    rates = _iperf3_bulk(iperf3, nbytes, runs)
-    reference = statistics.median(rates)
-    print(f"{'iperf3':<10} median {reference / 1e9:6.2f} GB/s  "
-          f"(runs: {', '.join(f'{r / 1e9:.2f}' for r in rates)})")
-    print(f"bulk ratio python/iperf3: {python / reference:.2f}")
 
 
 def main(argv=None) -> None:
