@@ -172,7 +172,8 @@ def _run(sel, socks, data: bytes, requests: int, timeout: float) -> LoadResult:
             client = key.data
             chunk = client.sock.recv(65536)
             if not chunk:
-                raise ConnectionError(f"the server closed a connection after {len(latencies)} replies")
+                raise ConnectionError(
+                    f"the server closed a connection after {len(latencies)} replies")
             client.buf += chunk
             if not _take_replies(client, want):
                 continue
@@ -192,7 +193,8 @@ def _run(sel, socks, data: bytes, requests: int, timeout: float) -> LoadResult:
     return LoadResult(len(socks), len(latencies), correct, last - start, latencies)
 
 
-def sweep_echo(target, counts=COUNTS, *, total: int = 1000, message: str = "你好") -> list[LoadResult]:
+def sweep_echo(target, counts=COUNTS, *, total: int = 1000,
+               message: str = "你好") -> list[LoadResult]:
     """``measure_echo`` for each number of clients in *counts*, about *total* requests each time."""
     return [measure_echo(target, clients=n, requests=max(2, total // n), message=message)
             for n in counts]

@@ -70,7 +70,8 @@ class Relay(_Base):
         super().__init__(name, host, port, timeout=60.0)
         self.upstream = upstream
         self.loss, self.reorder, self.seed, self.hold = loss, reorder, seed, hold
-        self.directions = {_UP: _Direction(_UP, seed, drop), _DOWN: _Direction(_DOWN, seed, drop_replies)}
+        self.directions = {_UP: _Direction(_UP, seed, drop),
+                           _DOWN: _Direction(_DOWN, seed, drop_replies)}
         self.peers: dict[tuple, int] = {}
         self._upstream_socks: dict[tuple, socket.socket] = {}
         self._idle = False

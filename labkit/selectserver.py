@@ -164,7 +164,8 @@ class SelectServer(_Base):
         client.last = time.monotonic()
         if self.log_level == "all":
             if data:
-                self._log(client, "received", f"{len(data)} bytes: {preview(data)}", nbytes=len(data))
+                self._log(client, "received", f"{len(data)} bytes: {preview(data)}",
+                          nbytes=len(data))
             else:
                 self._log(client, "end of stream", "(the client closed its side)")
         if data:

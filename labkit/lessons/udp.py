@@ -60,7 +60,8 @@ def _check_retry(ask) -> str:
         except NotYet as exc:
             sent = len(_attempts(relay))
             if sent <= 1:
-                raise NotYet(f"{str(exc).rstrip('.')}. The relay lost your first datagram and you sent only one: "
+                raise NotYet(f"{str(exc).rstrip('.')}. The relay lost your first datagram "
+                             "and you sent only one: "
                              "when no reply comes in time, send it again.") from None
             raise
         times = _attempts(relay)
