@@ -29,12 +29,20 @@ def plural(n: int, noun: str = "byte") -> str:
 def preview(data: bytes, limit: int = 40) -> str:
     """A short, readable rendering of *data* for a log line.
 
-    >>> preview("你好".encode())
-    "'你好'"
+    Text shows as text; a byte that is not part of valid UTF-8 shows as one
+    ``\\xNN`` escape, as it would in a bytes literal.
+
+    >>> print(preview("你".encode() + b"\\xff"))
+    '你\\xff'
     """
-    text = data[:limit].decode("utf-8", errors="backslashreplace")
-    more = "…" if len(data) > limit else ""
-    return repr(text) + more
+    text = data[:limit].decode("utf-8", errors="surrogateescape")
+    return f"'{''.join(map(_show, text))}'" + ("…" if len(data) > limit else "")
+
+
+def _show(ch: str) -> str:
+    if "\udc80" <= ch <= "\udcff":  # a byte that surrogateescape could not decode
+        return f"\\x{ord(ch) - 0xDC00:02x}"
+    return "\\'" if ch == "'" else repr(ch)[1:-1]
 
 
 @dataclasses.dataclass(frozen=True)
