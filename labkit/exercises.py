@@ -102,8 +102,9 @@ def call(fn, *args, timeout: float = 3.0, what: str | None = None):
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise NotYet(f"{what} did not return within {timeout:g} s. Is it waiting for data "
-                     "that never comes? Every blocking call needs a timeout or an end.")
+        raise NotYet(f"{what} did not return within {timeout:g} s. Is it blocked in a call "
+                     "that waits (accept, connect, recv) for something that never comes? "
+                     "Every blocking call needs a timeout or an end.")
     if "error" in box:
         exc = box["error"]
         raise NotYet(f"{what} raised {type(exc).__name__}: {exc}")
@@ -133,7 +134,9 @@ class Exercise:
             return Verdict(self.name, INCORRECT, f"{text} ex.hint() gives a hint.")
         except Exception as exc:  # a failure of the check itself: say so, do not crash
             return Verdict(self.name, INCORRECT,
-                           f"the check could not finish ({type(exc).__name__}: {exc}).")
+                           f"The check could not use what your function gave it "
+                           f"({type(exc).__name__}: {exc}). Does it return what the task "
+                           "asks for, still open? ex.hint() gives a hint.")
         return Verdict(self.name, CORRECT, message or "well done.")
 
     def hint(self, number: int | None = None) -> _Text:
