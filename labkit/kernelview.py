@@ -199,7 +199,9 @@ class Timeline:
                     self._ours.add((_endpoint(event.peer), _endpoint(server.address)))
 
         def keep(table):
+            # the far end of a connection we hold is ours too (e.g. not yet accepted)
             owned = {(r[0], r[1]) for r in table if r[3]}
+            owned |= {(remote, local) for local, remote in owned}
             return [r for r in table if r[3] or (r[0], r[1]) in self._ours | owned]
 
         raw = _settled_table(keep)
@@ -209,13 +211,12 @@ class Timeline:
                 self._names[endpoint] = name
         for server in servers:
             self._names.setdefault(_endpoint(server.address), server.name)
-        rows = []
         for local, remote, state, owned, kind in raw:
             if owned:
                 self._ours.add((local, remote))
-            elif (local, remote) not in self._ours:
-                continue
-            rows.append((local, remote, state, owned, kind))
+                if remote is not None:  # the far end, if it is on this machine, is ours too
+                    self._ours.add((remote, local))
+        rows = [r for r in raw if r[3] or (r[0], r[1]) in self._ours]
         listeners = sorted({r[0] for r in rows if r[2] == "LISTEN"}, key=lambda e: e[1])
         for endpoint in listeners:
             self._auto_name(endpoint, "server")
@@ -349,15 +350,12 @@ _STATE_COLOURS = {"LISTEN": "#f6ad55", "ESTABLISHED": "#68d391", "FIN_WAIT2": "#
 
 
 def _plot(timeline: Timeline):
-    import matplotlib.pyplot  # noqa: F401 - loads the notebook's backend: a Figure shows as an image
-    from matplotlib.figure import Figure
-
-    from .trace import _drawable, _fonts
+    from .trace import _drawable, _figure, _fonts
 
     families, _ = _fonts()
     names = sorted({row.name for s in timeline.snapshots for row in s.rows})
     cols = len(timeline.snapshots)
-    fig = Figure(figsize=(2.2 + 2.1 * max(cols, 1), 1.2 + 0.55 * max(len(names), 1)))
+    fig = _figure((2.2 + 2.1 * max(cols, 1), 1.2 + 0.55 * max(len(names), 1)))
     ax = fig.add_axes((0.27, 0.02, 0.72, 0.8))
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(len(names) - 0.5, -0.5)

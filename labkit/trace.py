@@ -36,6 +36,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
+import re
 import selectors
 import socket
 import threading
@@ -61,8 +62,10 @@ def _address(addr) -> str:
 
 
 def _preview(data: bytes, limit: int) -> str:
-    text = data[:limit].decode("utf-8", errors="replace")
-    return repr(text) + ("…" if len(data) > limit else "")
+    """*data* as text, with the bytes of a cut character as ``\\xe5``: ``'你\\xe5'``."""
+    text = repr(data[:limit].decode("utf-8", errors="surrogateescape"))
+    text = re.sub(r"\\udc([89a-f][0-9a-f])", r"\\x\1", text)  # what surrogateescape made
+    return text + ("…" if len(data) > limit else "")
 
 
 @dataclasses.dataclass(eq=False)
@@ -172,8 +175,10 @@ class Tracer:
     ``t.lifelines`` (in column order), ``t.text()``, ``t.diagram()``, ``t.calls(name)``.
     """
 
-    def __init__(self, *, settle: float = 2.0):
+    def __init__(self, *, settle: float = 2.0, **names):
         self.settle = settle
+        self._given = {id(sock): name for name, sock in names.items()}
+        self._keep = list(names.values())  # so their ids stay theirs while we record
         self._lock = threading.Lock()
         self._lines: dict[int, Lifeline] = {}  # id(sock) -> lifeline; sock kept alive
         self._raw: list[Step] = []
@@ -352,6 +357,10 @@ class Tracer:
         self._link(steps, lines)
         self._clock(steps)
         self._name(lines)
+        for key, line in self._lines.items():
+            if key in self._given:
+                line.name = self._given[key]
+        self._keep = []
         position = {id(s): i for line in lines for i, s in enumerate(line.steps)}
         self.steps = sorted(steps, key=lambda s: (s.clock, 0 if s.call in _READS else 1,
                                                   s.line.column, position[id(s)]))
@@ -559,14 +568,25 @@ def _drawable(text: str) -> str:
                    for c in text)
 
 
-def _draw(tracer: Tracer, *, width, limit):
-    import matplotlib.pyplot  # noqa: F401 - loads the notebook's backend: a Figure shows as an image
-    from matplotlib.figure import Figure
+def _figure(size):
+    """A new Figure that a cell shows once, as an image, when it is the cell's value.
 
+    Made through pyplot, so that the notebook's backend is loaded (it is what teaches
+    IPython to show a Figure as a PNG), then closed, so that pyplot does not show it a
+    second time at the end of the cell.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=size)
+    plt.close(fig)
+    return fig
+
+
+def _draw(tracer: Tracer, *, width, limit):
     families, _ = _fonts()
     lines, steps = tracer.lifelines, tracer.steps
     ncols, nrows = max(1, len(lines)), len(steps)
-    fig = Figure(figsize=(width or max(7.0, 3.3 * ncols + 0.6), 1.6 + 0.6 * max(nrows, 1)))
+    fig = _figure((width or max(7.0, 3.3 * ncols + 0.6), 1.6 + 0.6 * max(nrows, 1)))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_xlim(-0.62, ncols - 0.38)
     ax.set_ylim(nrows + 0.1, -1.75)
@@ -648,9 +668,18 @@ def _draw(tracer: Tracer, *, width, limit):
 
 
 def _listening_ports() -> set[int]:
+    """The ports this process listens on (labkit's servers and any other listener)."""
+    import psutil
+
     from .servers import running
 
-    return {server.port for server in running()}
+    ports = {server.port for server in running()}
+    try:
+        ports |= {c.laddr.port for c in psutil.Process().net_connections("tcp")
+                  if c.status == psutil.CONN_LISTEN}
+    except psutil.Error:
+        pass
+    return ports
 
 
 # -- installing the wrappers ----------------------------------------------------------
@@ -720,7 +749,7 @@ def _uninstall(tracer: Tracer) -> None:
         _saved.clear()
 
 
-def trace(*, settle: float = 2.0) -> Tracer:
+def trace(*, settle: float = 2.0, **names) -> Tracer:
     """Record every socket call made inside the ``with`` block, by any thread.
 
     >>> with trace() as t:
@@ -728,7 +757,9 @@ def trace(*, settle: float = 2.0) -> Tracer:
     >>> t.calls("client")
     ['socket', 'connect', 'sendall', 'shutdown', 'recv', 'recv', 'close']
 
+    Sockets are named by their part (client, listener, server conn 1 …);
+    ``trace(a=a, b=b)`` names existing sockets after your variables instead.
     On leaving the block it waits (up to *settle* s) for servers to finish
     what the block started, so their closing calls are part of the record.
     """
-    return Tracer(settle=settle)
+    return Tracer(settle=settle, **names)

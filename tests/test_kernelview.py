@@ -94,3 +94,22 @@ def test_naming_rejects_what_has_no_address():
     tl = Timeline(thing=object())
     with pytest.raises(TypeError, match="cannot name"):
         tl.snap()
+
+
+def test_a_connection_waiting_to_be_accepted_is_held_by_the_kernel_only(baseline):
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.settimeout(2)
+        tl = Timeline(listener=srv)
+        with socket.create_connection(srv.getsockname(), timeout=2):
+            queued = tl.snap("queued")
+            conn, _ = srv.accept()
+            with conn:
+                accepted = tl.snap("accepted")
+    assert [(r.name, r.state, r.held_by) for r in queued.rows] == [
+        ("client → listener", "ESTABLISHED", "this process"),
+        ("listener (listening)", "LISTEN", "this process"),
+        ("listener → client", "ESTABLISHED", "the kernel only"),
+    ]
+    assert [r.held_by for r in accepted.rows] == ["this process"] * 3
