@@ -91,10 +91,6 @@ class _Member:
         self._closing = False  # no more lines accepted: flush what is queued, then stop
         self._deadline: float | None = None  # when closing, give up writing at this time
 
-    @property
-    def queued(self) -> int:
-        return self._queued
-
     def put(self, data: bytes, max_lines: int, max_bytes: int, patience: float) -> bool:
         """Queue *data*. If the outbox is full, wait up to *patience* s for the writer
         to take it; False if it did not (the member is too slow)."""
@@ -138,7 +134,21 @@ class _Member:
                 self._queued -= len(batch)
                 self._cond.notify_all()  # a broadcast may be waiting for room
             if not self._write(batch):
+                self._give_up()
                 return
+
+    def _give_up(self) -> None:
+        # the client is gone (or too slow to flush to): take no more lines for it,
+        # and end its reader too, so that it leaves the room
+        with self._cond:
+            self._closing = True
+            self._outbox.clear()
+            self._queued = 0
+            self._cond.notify_all()
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
 
     def _write(self, data) -> bool:
         sock, view = self.conn.sock, memoryview(data)
@@ -155,7 +165,7 @@ class _Member:
             except OSError:
                 return False
             view = view[n:]
-        self.conn.log("sent", f"{len(data)} bytes: {preview(bytes(data[:40]))}", nbytes=len(data))
+        self.conn.log("sent", f"{len(data)} bytes: {preview(bytes(data[:41]))}", nbytes=len(data))
         return True
 
 

@@ -11,7 +11,8 @@ went wrong in words that are the same on every run. Lines starting with ``* `` t
 step does not ask for (a server may announce joins) are skipped.
 
 The slow consumer step: a client with a small receive buffer never reads while alice
-sends ``SLOW_LINES`` lines of about 4 KB (6 MB in all), eight at a time. Dave must get every one, in
+sends ``SLOW_LINES`` lines of about 4 KB (6 MB in all), eight at a time with a short
+pause, a pace at which a client that does read keeps up. Dave must get every line, in
 order, never waiting ``STALL`` seconds for the next; and the server must give up on the
 slow client (close its connection) instead of queueing all 6 MB for it.
 """
@@ -285,9 +286,9 @@ def _slow_consumer(join, state, lines: int) -> str:
             sent["error"] = exc
 
     sender = threading.Thread(target=send_all, name="labkit-conformance-sender", daemon=True)
+    i = 0
     sender.start()
     try:
-        i = 0
         while i < lines:
             try:
                 line = dave.next_line(STALL, "the next line")
@@ -302,6 +303,11 @@ def _slow_consumer(join, state, lines: int) -> str:
                               f"but got {(line or '(the end of the stream)')[:40]!r}")
             i += 1
     finally:
+        if sender.is_alive() and i < lines:  # failed early: unblock alice's sendall
+            try:
+                alice.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         sender.join(5.0)
     if "error" in sent:
         raise _Failed("the server closed alice's connection while she was sending")
