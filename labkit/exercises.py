@@ -147,7 +147,10 @@ class Exercise:
             self._hints_shown = min(self._hints_shown + 1, len(self.hints))
             number = self._hints_shown
         number = max(1, min(number, len(self.hints)))
-        return _Text(f"Hint {number} of {len(self.hints)}: {self.hints[number - 1]}")
+        text = f"Hint {number} of {len(self.hints)}: {self.hints[number - 1]}"
+        if number == len(self.hints):
+            text += " (That was the last hint; ex.solution() shows a worked answer.)"
+        return _Text(text)
 
     def solution(self) -> _Text:
         """A worked answer. Try the hints first!"""

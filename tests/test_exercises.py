@@ -33,6 +33,12 @@ def never_sends(address, text):
         return s.recv(1024).decode()
 
 
+def leaks_its_socket(address, text):
+    s = socket.create_connection(address, timeout=5)
+    s.sendall(text.encode("utf-8"))
+    return s.recv(1024).decode("utf-8")
+
+
 def hard_coded(address, text):
     return "欢迎访问>>>>你好\r\n"
 
@@ -63,8 +69,9 @@ def test_the_shown_solution_is_correct(ask):
 
 @pytest.mark.parametrize("answer, says", [
     (returns_bytes, "returned bytes"),
-    (sends_str, "raised TypeError: a bytes-like object is required"),
-    (never_sends, "did not return within 3 s"),
+    (sends_str, "a bytes-like object is required, not 'str'. A socket sends bytes: encode"),
+    (leaks_its_socket, "left its socket open for Python to clean up"),
+    (never_sends, "did not return within 3 s. Is it blocked in a call that waits"),
     (hard_coded, "returned '欢迎访问>>>>你好\\r\\n'; expected '欢迎访问>>>>hello\\r\\n'"),
 ])
 def test_wrong_answers_are_not_yet_and_say_why(ask, answer, says):
@@ -89,8 +96,8 @@ def test_a_broken_check_does_not_raise_in_the_notebook():
 
 def test_hints_come_one_step_at_a_time():
     ex = Exercise("x", "t", lambda a: None, ["first", "second"], "")
-    assert [repr(ex.hint()) for _ in range(3)] == [
-        "Hint 1 of 2: first", "Hint 2 of 2: second", "Hint 2 of 2: second"]
+    last = "Hint 2 of 2: second (That was the last hint; ex.solution() shows a worked answer.)"
+    assert [repr(ex.hint()) for _ in range(3)] == ["Hint 1 of 2: first", last, last]
     assert repr(ex.hint(1)) == "Hint 1 of 2: first"
 
 

@@ -194,13 +194,15 @@ def test_fix_writes_navigation_cells(tmp_path):
         cells = load(root, name).cells
         for cell in (cells[0], cells[-1]):
             assert (cell.cell_type, cell.source, cell.metadata) == ("markdown", line, {"tags": ["nav"]})
-    assert [c.metadata.get("tags") for c in load(root, "00-welcome").cells] == [None, ["lessons"]]
+    welcome = load(root, "00-welcome").cells
+    assert [c.metadata.get("tags") for c in welcome] == [["nav"], None, ["lessons"], ["nav"]]
+    assert welcome[0].source == "[Lessons](#Lessons) · [01 Create →](01-create.ipynb)"
 
 
 def test_fix_writes_both_lesson_lists(tmp_path):
     root = make_project(tmp_path)
     nbtool.fix(root)
-    cell = load(root, "00-welcome").cells[1]
+    cell = load(root, "00-welcome").cells[2]
     assert cell.source == (
         "## Lessons\n\n"
         "1. [Create](01-create.ipynb) — We make a socket.\n"
@@ -219,8 +221,8 @@ def test_a_missing_lessons_cell_is_appended(tmp_path):
     root = make_project(tmp_path, **{"00-welcome": bare})
     nbtool.fix(root)
     cells = load(root, "00-welcome").cells
-    assert cells[-1].metadata == {"tags": ["lessons"]}
-    assert cells[-1].source.startswith("## Lessons\n\n1. [Create](01-create.ipynb)")
+    assert cells[-2].metadata == {"tags": ["lessons"]}
+    assert cells[-2].source.startswith("## Lessons\n\n1. [Create](01-create.ipynb)")
 
 
 def test_a_changed_title_makes_nav_and_lists_stale_until_fixed(tmp_path):

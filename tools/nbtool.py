@@ -22,6 +22,7 @@ What "normalised" means (and what `fix` writes):
 - the first and last cells of every lesson (NN-*.ipynb with NN >= 01) are generated
   markdown cells tagged `nav`:
       [← 02 Bind](02-bind.ipynb) · [Contents](00-welcome.ipynb#Lessons) · [04 Connect →](04-connect.ipynb)
+  and the 00 notebook's are `[Lessons](#Lessons) · [01 Create →](01-create.ipynb)`;
 - the cell tagged `lessons` in the 00 notebook holds "## Lessons" and a numbered list
   of the lessons (H1 title, then the first sentence of the intro); README.md holds the
   same list between <!-- lessons:start --> and <!-- lessons:end -->;
@@ -251,7 +252,10 @@ def fixed(nb, path):
     path = Path(path)
     nb_dir = path.parent
     if re.fullmatch(r"00-.*\.ipynb", path.name):
-        nb = with_lesson_list(nb, lesson_list(read_lessons(nb_dir)))
+        lessons = read_lessons(nb_dir)
+        nb = with_lesson_list(nb, lesson_list(lessons))
+        if lessons:  # the contents notebook links to its own list and on to lesson 01
+            nb = with_nav(nb, f"[Lessons](#Lessons) · [{lessons[0].label} →]({lessons[0].file})")
     elif re.fullmatch(r"\d\d-.*\.ipynb", path.name):
         lessons = read_lessons(nb_dir)
         files = [lesson.file for lesson in lessons]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..exercises import NotYet, call, register
 from ..protocols import echo
 from ..servers import TCPServer
+from .create import unclosed_warnings
 
 _SOLUTION = '''
 def ask(address, text):
@@ -22,7 +23,17 @@ def ask(address, text):
 def _check_ask(ask) -> str:
     with TCPServer(echo, name="exercise-echo", timeout=5) as server:
         for text in ("你好", "hello"):
-            reply = call(ask, server.address, text, what=f"ask(address, {text!r})")
+            what = f"ask(address, {text!r})"
+            try:
+                reply, leaks = unclosed_warnings(call, ask, server.address, text, what=what)
+            except NotYet as exc:
+                if "bytes-like object is required" in str(exc):
+                    raise NotYet(f"{exc}. A socket sends bytes: encode the text first, "
+                                 "text.encode('utf-8').") from None
+                raise
+            if leaks:
+                raise NotYet(f"{what} left its socket open for Python to clean up: "
+                             "connect inside a `with` block so it is closed when you are done.")
             want = f"欢迎访问>>>>{text}\r\n"
             if isinstance(reply, bytes):
                 raise NotYet(f"ask(address, {text!r}) returned bytes {reply!r}; "
