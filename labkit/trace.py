@@ -660,6 +660,12 @@ def _draw(tracer: Tracer, *, width, limit):
             # what arrived from another socket: the label goes under the arrow's head
             incoming = next((p for p in step.after
                              if step.is_recv and p.line is line.partner is not None), None)
+            if step.is_recv and step.nbytes and partner is not None:
+                for send in partner.steps:  # sends that fed part of this piece: a thin arrow
+                    if (send.is_send and send.peer_step is not step and send.start < step.end
+                            and send.end > step.start):
+                        arrow(partner.column, row[id(send)], x, i, _COLOURS[partner.role], ":")
+                        incoming = incoming or send
             if incoming is not None:
                 side = 1 if incoming.line.column > x else -1
             label(x, i, text, side=side, colour=_ERROR if step.error else "#1a202c",
