@@ -176,6 +176,39 @@ def test_recv_exactly_rejects_ignoring_eof():
     assert_not_yet("05-recv-exactly", recv_exactly, "did not return", "b''")
 
 
+def test_recv_exactly_rejects_raising_something_other_than_connection_error():
+    def recv_exactly(sock, n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError("peer closed")
+            data += chunk
+        return data
+
+    assert_not_yet("05-recv-exactly", recv_exactly, "raised EOFError", "raise ConnectionError")
+
+
+def test_recv_exactly_rejects_calling_labkits_own_in_every_spelling():
+    original = labkit.recv_exactly
+    namespace = {"labkit": labkit}
+    exec("from labkit import recv_exactly as theirs\n"
+         "def imported(sock, n):\n"
+         "    return theirs(sock, n)\n", namespace)
+
+    def via_package(sock, n):
+        return labkit.recv_exactly(sock, n)
+
+    def via_module(sock, n):
+        return labkit.framing.recv_exactly(sock, n, timeout=2)
+
+    for answer in (original, namespace["imported"], via_package, via_module):
+        assert_not_yet("05-recv-exactly", answer, "calls labkit.recv_exactly",
+                       "write the loop yourself")
+    # the check puts labkit's own function back, and it still works for everyone else
+    assert labkit.recv_exactly is original and labkit.framing.recv_exactly is original
+
+
 def test_read_lines_rejects_decoding_each_chunk():
     def read_lines(sock):
         text = ""

@@ -8,10 +8,13 @@ that a single ``recv`` sees only the first of them.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import socket
 import threading
 import time
 
+from .. import framing
 from ..exercises import NotYet, call, register
 from ..peers import AdversarialPeer, utf8_cuts
 from .connect import outcome, tcp_pair
@@ -116,6 +119,47 @@ def recv_exactly(sock, n):
 '''
 
 
+def _refers_to(fn, target) -> bool:
+    """True if *fn* is *target*, or names it as a global or holds it in a closure."""
+    if fn is target:
+        return True
+    names = getattr(getattr(fn, "__code__", None), "co_names", ())
+    found = getattr(fn, "__globals__", {})
+    cells = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            cells.append(cell.cell_contents)
+    return any(found.get(name) is target for name in names) or any(c is target for c in cells)
+
+
+@contextlib.contextmanager
+def _watching_labkits_recv_exactly():
+    """During the check, labkit.recv_exactly and labkit.framing.recv_exactly still work but
+    note every call made from the learner's code (the thread that call() starts): an answer
+    that only wraps them is noticed. Other threads (a lesson's servers) are not counted."""
+    package = importlib.import_module("labkit")
+    original = framing.recv_exactly
+    used: list[bool] = []
+
+    def watched(*args, **kwargs):
+        if threading.current_thread().name == "labkit-exercise":
+            used.append(True)
+        return original(*args, **kwargs)
+
+    places = [m for m in (package, framing) if getattr(m, "recv_exactly", None) is original]
+    for module in places:
+        module.recv_exactly = watched
+    try:
+        yield used
+    finally:
+        for module in places:
+            module.recv_exactly = original
+
+
+_WRITE_IT_YOURSELF = ("Your recv_exactly calls labkit.recv_exactly, which does the work for you. "
+                      "The point is to write the loop yourself, with sock.recv().")
+
+
 @register("05-recv-exactly", title="Read exactly n bytes", solution=_RECV_EXACTLY, hints=[
     "One sock.recv(n) returns whatever has arrived, from 1 to n bytes. Loop, adding each "
     "chunk to what you have, until you hold n bytes.",
@@ -125,6 +169,13 @@ def recv_exactly(sock, n):
     "ConnectionError instead of looping forever.",
 ])
 def _check_recv_exactly(recv_exactly) -> str:
+    if _refers_to(recv_exactly, framing.recv_exactly):
+        raise NotYet(_WRITE_IT_YOURSELF)
+    with _watching_labkits_recv_exactly() as used:
+        return _check_recv_exactly_loop(recv_exactly, used)
+
+
+def _check_recv_exactly_loop(recv_exactly, used) -> str:
     body = "你好, 世界!".encode()
     header = len(body).to_bytes(4, "big")  # a 4-byte length, then 15 bytes
     # cut inside the header, across its end, and through 你, 好, 世 and 界
@@ -134,8 +185,12 @@ def _check_recv_exactly(recv_exactly) -> str:
         sender = _in_background(_send_then_finish, client,
                                 lambda: peer.split_at(header + body, cuts))
         for want in (header, body):
-            got = call(recv_exactly, server_side, len(want),
-                       what=f"recv_exactly(sock, {len(want)})")
+            try:
+                got = call(recv_exactly, server_side, len(want),
+                           what=f"recv_exactly(sock, {len(want)})")
+            finally:
+                if used:  # even if labkit's function failed, that is the first thing to say
+                    raise NotYet(_WRITE_IT_YOURSELF)
             if not isinstance(got, (bytes, bytearray)):
                 raise NotYet(f"recv_exactly(sock, {len(want)}) returned {got!r}; return bytes.")
             if len(got) < len(want):
@@ -156,9 +211,17 @@ def _check_recv_exactly(recv_exactly) -> str:
         except NotYet as exc:
             raise NotYet(f"{exc} The peer sent 3 bytes and closed: recv() then returns b'' "
                          "for ever. Stop when it does.") from None
+        finally:
+            if used:
+                raise NotYet(_WRITE_IT_YOURSELF)
     if error is None:
         raise NotYet(f"The peer sent b'abc' and closed, and recv_exactly(sock, 10) returned "
                      f"{value!r}; raise ConnectionError: 10 bytes will never come.")
+    if not isinstance(error, ConnectionError):
+        raise NotYet(f"The peer sent b'abc' and closed, and recv_exactly(sock, 10) raised "
+                     f"{type(error).__name__}: {error}. Right to raise, but raise "
+                     "ConnectionError, as asked: raise ConnectionError(\"peer closed after 3 "
+                     "of 10 bytes\").")
     return (f"The header and the body came back whole from {len(peer.pieces_sent)} pieces cut "
             f"inside characters, and an early close raised {type(error).__name__}.")
 
