@@ -103,8 +103,9 @@ def call(fn, *args, timeout: float = 3.0, what: str | None = None):
     thread.join(timeout)
     if thread.is_alive():
         raise NotYet(f"{what} did not return within {timeout:g} s. Is it blocked in a call "
-                     "that waits (accept, connect, recv) for something that never comes? "
-                     "Every blocking call needs a timeout or an end.")
+                     "that waits (accept, connect, recv) for something that never comes, or "
+                     "looping forever (recv returns b'' again and again once the peer has "
+                     "closed)? Every blocking call needs a timeout, and every loop an end.")
     if "error" in box:
         exc = box["error"]
         raise NotYet(f"{what} raised {type(exc).__name__}: {exc}")
