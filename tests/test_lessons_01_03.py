@@ -313,7 +313,7 @@ def test_serve_many_rejects_the_seeds_one_client_server(no_leaks):
                 break
             conn.send(("欢迎访问>>>>" + data.decode("utf-8") + "\r\n").encode("utf-8"))
         conn.close()
-    assert_not_yet("03-serve-many", serve, "client 2 of 5", "after 1 client(s)",
+    assert_not_yet("03-serve-many", serve, "Client 2 of 5", "after 1 client(s)",
                    "accept() once for every client")
 
 
@@ -327,7 +327,8 @@ def test_serve_many_rejects_a_server_that_never_closes(no_leaks):
             data = conn.recv(1024)
             conn.sendall(("欢迎访问>>>>" + data.decode("utf-8") + "\r\n").encode("utf-8"))
     try:
-        assert_not_yet("03-serve-many", serve, "client 1 of 5", "close each client")
+        result = assert_not_yet("03-serve-many", serve, "Client 1 of 5", "close each client")
+        assert "never accepted" not in result.message  # it waits in accept() for client 2
     finally:
         for conn in kept:
             conn.close()
@@ -339,7 +340,65 @@ def test_serve_many_rejects_a_wrong_reply(no_leaks):
             conn, address = listener.accept()
             with conn:
                 conn.sendall(conn.recv(1024))
-    assert_not_yet("03-serve-many", serve, "client 1 of 5", "received b'")
+    assert_not_yet("03-serve-many", serve, "Client 1 of 5", "received '你好 1';",
+                   "expected '欢迎访问>>>>你好 1\\r\\n'")
+
+
+def test_serve_many_says_which_clients_were_never_accepted(no_leaks):
+    def serve(listener, n):
+        conn, address = listener.accept()
+        with conn:
+            for _ in range(n):
+                data = conn.recv(1024)
+                conn.sendall(("欢迎访问>>>>" + data.decode("utf-8") + "\r\n").encode("utf-8"))
+    assert_not_yet("03-serve-many", serve, "Client 1 of 5", "called accept() once",
+                   "clients 2 to 5 were never accepted")
+
+
+def test_serve_many_names_bytes_and_str_mixed(no_leaks):
+    def serve(listener, n):
+        for _ in range(n):
+            conn, address = listener.accept()
+            with conn:
+                conn.sendall("欢迎访问>>>>".encode("utf-8") + conn.recv(1024) + "\r\n")
+    assert_not_yet("03-serve-many", serve, "TypeError", "data.decode(", "reply.encode(")
+
+
+def test_accept_rejects_a_connection_left_open(no_leaks):
+    def serve_one(listener):
+        conn, address = listener.accept()
+        conn.sendall(b"hello\n")
+        return address
+    assert_not_yet("03-accept", serve_one, "left the socket that accept() returned open",
+                   "close")
+
+
+def test_accept_names_encode_for_a_str_send(no_leaks):
+    def serve_one(listener):
+        conn, address = listener.accept()
+        with conn:
+            conn.sendall("hello\n")
+        return address
+    assert_not_yet("03-accept", serve_one, "TypeError", ".encode(")
+
+
+def test_accept_names_a_second_accept(no_leaks):
+    def serve_one(listener):
+        conn, address = listener.accept()
+        with conn:
+            conn.sendall(b"hello\n")
+        listener.accept()
+        return address
+    assert_not_yet("03-accept", serve_one, "called accept() again", "call accept() once")
+
+
+def test_accept_rejects_returning_the_pair(no_leaks):
+    def serve_one(listener):
+        pair = listener.accept()
+        with pair[0]:
+            pair[0].sendall(b"hello\n")
+        return pair
+    assert_not_yet("03-accept", serve_one, "whole pair", "just the address")
 
 
 def test_backlog_queues_clients_before_accept():
@@ -366,6 +425,42 @@ def test_start_program_reads_the_first_line_and_times_out(tmp_path):
     silent.write_text("import time; time.sleep(30)\n")
     with pytest.raises(TimeoutError):
         listen.start_program([sys.executable, str(silent)], timeout=0.3)
+
+
+def test_start_program_shows_stderr_of_a_program_that_exits_first(tmp_path):
+    import sys
+    script = tmp_path / "fails.py"
+    script.write_text("import sys; sys.exit('没有端口')\n", encoding="utf-8")
+    with pytest.raises(listen.ProgramExitedError, match="exit code 1") as info:
+        listen.start_program([sys.executable, str(script)])
+    assert "没有端口" in str(info.value)
+    assert info.value.returncode == 1
+
+
+def test_start_program_names_a_port_in_use():
+    import sys
+    from pathlib import Path
+    server = Path(__file__).parent.parent / "notebooks" / "programs" / "server.py"
+    with listen.make_listener() as busy:
+        port = str(busy.getsockname()[1])
+        with pytest.raises(listen.ProgramExitedError, match="Address already in use") as info:
+            listen.start_program([sys.executable, str(server), port])
+    assert "Another program still listens on that port" in str(info.value)
+
+
+def test_start_program_ends_the_copy_started_before(tmp_path):
+    import sys
+    script = tmp_path / "waits.py"
+    script.write_text("print('ready', flush=True)\nimport time; time.sleep(30)\n")
+    first, _ = listen.start_program([sys.executable, str(script)])
+    second, line = listen.start_program([sys.executable, str(script)])
+    try:
+        assert line == "ready"
+        assert first.poll() is not None and first.stdout.closed
+        assert second.poll() is None
+    finally:
+        second.kill()
+        second.communicate()
 
 
 # -- messages that point at the beginner's mistake -----------------------------

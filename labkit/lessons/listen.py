@@ -14,10 +14,33 @@ import subprocess
 import threading
 import time
 
+from ..errors import LabkitError
 from ..exercises import NotYet, call, register
 from ..protocols import ECHO_PREFIX
 
-__all__ = ["start_program", "make_listener"]
+__all__ = ["start_program", "ProgramExitedError", "make_listener"]
+
+
+class ProgramExitedError(LabkitError, RuntimeError):
+    """A program started by :func:`start_program` ended before it printed its first line."""
+
+    def __init__(self, message: str, returncode: int | None, stderr: str):
+        super().__init__(message)
+        self.returncode, self.stderr = returncode, stderr
+
+
+_PROGRAMS: dict = {}  # (args, cwd) -> the Popen started last with them
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """Kill *proc* if it still runs, reap it and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def start_program(args, *, cwd=None, timeout: float = 5.0) -> tuple[subprocess.Popen, str]:
@@ -25,18 +48,48 @@ def start_program(args, *, cwd=None, timeout: float = 5.0) -> tuple[subprocess.P
 
     >>> proc, line = start_program([sys.executable, "programs/server.py", "9931"])
 
-    stdin is closed, stdout and stderr are captured as UTF-8 text. If no line
-    comes in time the program is killed and TimeoutError raised.
+    *process* is the running program's :class:`subprocess.Popen` (``poll()``,
+    ``wait()``, ``kill()``, ``communicate()``); *line* is its first line of
+    output, without the newline. stdin is closed, stdout and stderr are
+    captured as UTF-8 text.
+
+    Starting the same command again first ends the copy started before, if it
+    still runs, so a notebook cell that starts a server can be run twice. A
+    program that exits before its first line (e.g. a server whose port is
+    taken by another program) raises ProgramExitedError with what it wrote to
+    stderr; one that prints nothing in time is killed and TimeoutError raised.
     """
+    key = (tuple(str(a) for a in args), None if cwd is None else str(cwd))
+    earlier = _PROGRAMS.pop(key, None)
+    if earlier is not None:
+        _end(earlier)
     proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    name = str(args[1] if len(args) > 1 else args[0])
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout):
+        ready = sel.select(timeout)
+    if not ready:
+        _end(proc)
+        raise TimeoutError(f"{name} printed nothing within {timeout:g} s")
+    line = proc.stdout.readline()
+    if not line:  # end of output: the program is gone (or going) without a word on stdout
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
-            raise TimeoutError(f"{args[-1]} printed nothing within {timeout:g} s")
-    return proc, proc.stdout.readline().rstrip("\n")
+            _, err = proc.communicate()
+        _end(proc)
+        tail = "\n".join(err.strip().splitlines()[-5:]) or "(nothing)"
+        message = (f"{name} exited (exit code {proc.returncode}) before printing its first "
+                   f"line. The end of what it wrote to stderr:\n{tail}")
+        if "Address already in use" in err:
+            message += ("\nAnother program still listens on that port: a copy started in a "
+                        "terminal or in another notebook? Stop it (Ctrl-C in its terminal, "
+                        "Kernel > Restart in the notebook), then run this cell again.")
+        raise ProgramExitedError(message, proc.returncode, err)
+    _PROGRAMS[key] = proc
+    return proc, line.rstrip("\n")
 
 
 def make_listener(backlog: int = 5) -> socket.socket:
@@ -51,11 +104,37 @@ def make_listener(backlog: int = 5) -> socket.socket:
     return sock
 
 
+class _Listener(socket.socket):
+    """A check's listener: remembers the sockets its accept() returned.
+
+    Holding them keeps the garbage collector from closing a socket the learner
+    forgot to close, and lets a check count the accepts and see one that waits.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accepted: list[socket.socket] = []
+        self.waiting = 0  # calls to accept() still waiting for a client
+        self.calls = 0  # calls to accept(), returned or not
+
+    def accept(self):
+        self.waiting += 1
+        self.calls += 1
+        try:
+            conn, address = super().accept()
+        finally:
+            self.waiting -= 1
+        self.accepted.append(conn)
+        return conn, address
+
+
 @contextlib.contextmanager
 def _listening(backlog: int = 5):
     """A listener for a check; shut down on exit, so a learner's thread stuck in accept() wakes."""
-    listener = make_listener(backlog)
+    listener = _Listener(socket.AF_INET, socket.SOCK_STREAM)
     try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(backlog)
         yield listener
     finally:
         try:
@@ -63,6 +142,25 @@ def _listening(backlog: int = 5):
         except OSError:
             pass
         listener.close()
+        for conn in listener.accepted:
+            conn.close()
+
+
+def _bytes_hint(text: str) -> str:
+    """*text*, plus what to do when it is the error of mixing str and bytes."""
+    if "bytes-like object is required, not 'str'" in text:
+        return (f"{text}. Sockets send bytes: write b\"...\", or encode a str first with "
+                ".encode(\"utf-8\")")
+    if "can't concat str to bytes" in text or 'not "bytes") to str' in text:
+        return (f"{text}. recv() gives bytes, and text in quotes is a str; they do not mix: "
+                "decode what you received (data.decode(\"utf-8\")), build the reply as a "
+                "str, then encode it (reply.encode(\"utf-8\")) for sendall()")
+    return text
+
+
+def _shown(data: bytes) -> str:
+    """Bytes shown as the text they encode, so that a missing '\\r\\n' is easy to spot."""
+    return repr(data.decode("utf-8", errors="backslashreplace"))
 
 
 def _still_listening(listener: socket.socket, what: str) -> None:
@@ -100,36 +198,54 @@ def serve_one(listener):
     "Close the new socket when you are done (a `with` block), but leave the listener open.",
 ])
 def _check_accept(serve_one) -> str:
+    what = "serve_one(listener)"
     with _listening() as listener, \
             socket.create_connection(listener.getsockname(), timeout=3) as client:
         # no timeout on the listener: the client is already queued, and a timeout would
         # turn a send on the listener into a wait instead of an error
         try:
-            address = call(serve_one, listener, what="serve_one(listener)")
+            address = call(serve_one, listener, what=what)
         except NotYet as exc:
-            if "Broken pipe" in str(exc) or "not connected" in str(exc):
-                raise NotYet(f"{exc}. You sent on the listening socket, which is connected to "
+            text = str(exc)
+            if "did not return" in text and listener.accepted and listener.waiting:
+                raise NotYet(f"{what} accepted the check's client, then called accept() "
+                             "again and waits there for a second client that never comes. "
+                             "The check connects one client: call accept() once.") from None
+            if "did not return" in text and listener.accepted:
+                raise NotYet(f"{text} The check's one client sends nothing: it only waits "
+                             "for b'hello\\n' and the end of the connection.") from None
+            if "Broken pipe" in text or "not connected" in text:
+                raise NotYet(f"{text}. You sent on the listening socket, which is connected to "
                              "nobody: send on the socket accept() returned.") from None
-            if "'tuple' object has no attribute" in str(exc):
-                raise NotYet(f"{exc}. accept() returns a pair, (socket, address): unpack it "
+            if "'tuple' object has no attribute" in text:
+                raise NotYet(f"{text}. accept() returns a pair, (socket, address): unpack it "
                              "with conn, address = listener.accept().") from None
-            raise
+            raise NotYet(_bytes_hint(text)) from None
+        if isinstance(address, socket.socket):
+            raise NotYet(f"{what} returned a socket; return the client's address, the "
+                         "second thing accept() gives you.")
+        if isinstance(address, tuple) and address and isinstance(address[0], socket.socket):
+            raise NotYet(f"{what} returned accept()'s whole pair (socket, address); return "
+                         "just the address, the second item.")
+        if not listener.accepted:
+            raise NotYet(f"{what} returned {address!r} without calling listener.accept(): "
+                         "the client is still waiting in the queue.")
+        if any(conn.fileno() != -1 for conn in listener.accepted):
+            raise NotYet(f"{what} left the socket that accept() returned open. Close it when "
+                         "you are done (conn.close(), or a `with conn:` block): the close is "
+                         "what tells the client that nothing more will come.")
         try:
             got = _read_all(client)
         except socket.timeout:
-            raise NotYet("the client waited 3 s for serve_one() to send b'hello\\n' and "
+            raise NotYet(f"The client waited 3 s for {what} to send b'hello\\n' and "
                          "close the connection.") from None
         if got != b"hello\n":
-            raise NotYet(f"the client received {got!r}, expected b'hello\\n'.")
-        if isinstance(address, socket.socket):
-            address.close()
-            raise NotYet("serve_one() returned a socket; return the client's address, the "
-                         "second thing accept() gives you.")
+            raise NotYet(f"The client received {got!r}, expected b'hello\\n'.")
         if address != client.getsockname():
-            raise NotYet(f"serve_one() returned {address!r}, not the client's address.")
+            raise NotYet(f"{what} returned {address!r}, not the client's address.")
         _still_listening(listener, "serve_one()")
-    return ("you accepted on the listener, talked on the new socket, and the listener still "
-            "takes clients.")
+    return ("You accepted on the listener, talked on the new socket and closed it, and the "
+            "listener still takes clients.")
 
 
 _WAIT_FOR_CLIENT = '''
@@ -147,8 +263,8 @@ def wait_for_client(listener, seconds):
               "listener.settimeout(seconds) makes accept() give up after that long.",
               "When it gives up, accept() raises TimeoutError (socket.timeout is the same "
               "class): catch it and return None.",
-              "Leave the listener blocking (no setblocking(False)): a client that comes "
-              "a moment later must still be accepted.",
+              "When a client comes in time, return accept()'s pair (socket, address) as it "
+              "is: the check talks to the client on that socket.",
           ])
 def _check_wait(wait_for_client) -> str:
     with _listening() as listener:
@@ -162,9 +278,9 @@ def _check_wait(wait_for_client) -> str:
                              "(socket.timeout) and return None.") from None
             raise
         if result is not None:
-            raise NotYet(f"with no client at all, {what} returned {result!r}; return None.")
+            raise NotYet(f"With no client at all, {what} returned {result!r}; return None.")
         if time.monotonic() - started < 0.4:
-            raise NotYet(f"with no client, {what} gave up at once; wait about 0.5 s.")
+            raise NotYet(f"With no client, {what} gave up at once; wait about 0.5 s.")
         # now a client that arrives 0.2 s after the call starts
         client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         client.settimeout(3)
@@ -178,11 +294,11 @@ def _check_wait(wait_for_client) -> str:
             timer.join(3)
             if not (isinstance(result, tuple) and len(result) == 2
                     and isinstance(result[0], socket.socket)):
-                raise NotYet(f"a client connected 0.2 s after the call, but {what} returned "
+                raise NotYet(f"A client connected 0.2 s after the call, but {what} returned "
                              f"{result!r}; return what accept() returns.")
             if waited > 1.5:
                 result[0].close()
-                raise NotYet(f"a client connected 0.2 s after the call, but {what} returned "
+                raise NotYet(f"A client connected 0.2 s after the call, but {what} returned "
                              f"only after {waited:.1f} s: accept the client as soon as it "
                              "comes (accept() with a timeout does that).")
             with result[0] as conn:
@@ -192,7 +308,7 @@ def _check_wait(wait_for_client) -> str:
         finally:
             timer.cancel()
             client.close()
-    return "no client: None after the timeout; a late client: accepted."
+    return "No client: None after the timeout; a late client: accepted."
 
 
 _SERVE = '''
@@ -236,6 +352,7 @@ def _clients(address, n: int, results: dict) -> None:
 ])
 def _check_serve(serve) -> str:
     n = 5
+    what = f"serve(listener, {n})"
     with _listening(backlog=1) as listener:
         listener.settimeout(3)
         results: dict = {}
@@ -244,31 +361,43 @@ def _check_serve(serve) -> str:
         clients.start()
         failed = None
         try:
-            call(serve, listener, n, timeout=5, what=f"serve(listener, {n})")
+            call(serve, listener, n, timeout=5, what=what)
         except NotYet as exc:
             failed = exc
         clients.join(n * 2 + 1)
         if failed is not None and "raised" in str(failed) and "TimeoutError" not in str(failed):
-            raise failed  # a bug in the function says more than the clients' view of it
+            # a bug in the function says more than the clients' view of it
+            raise NotYet(_bytes_hint(str(failed))) from None
+        accepts = listener.calls
+        unaccepted = ""
+        if failed is None and accepts < n:  # it returned early, not stuck or failing
+            times = {0: "never called accept()", 1: "called accept() once"}.get(
+                accepts, f"called accept() {accepts} times")
+            left = (f"client {n} was" if accepts == n - 1
+                    else f"clients {accepts + 1} to {n} were")
+            unaccepted = (f" Your function {times} for {n} clients, so {left} never accepted: "
+                          "call accept() once for every client.")
         for i in range(1, n + 1):
             if i not in results:
-                raise NotYet(f"client {i} of {n} never finished.")
+                raise NotYet(f"Client {i} of {n} never finished.{unaccepted}")
             text, got, error = results[i]
-            want = f"{ECHO_PREFIX}{text}\r\n".encode("utf-8")
+            want = f"{ECHO_PREFIX}{text}\r\n"
             if isinstance(error, socket.timeout) and not got:
-                raise NotYet(f"client {i} of {n} waited 2 s and got no answer: the kernel had "
+                raise NotYet(f"Client {i} of {n} waited 2 s and got no answer: the kernel had "
                              f"queued it, but your function stopped after {i - 1} client(s). "
                              "Call accept() once for every client.")
             if isinstance(error, socket.timeout):
-                raise NotYet(f"client {i} of {n} received {got!r}, then waited 2 s for the "
-                             "end of the connection: close each client's socket when done.")
+                raise NotYet(f"Client {i} of {n} received {_shown(got)}, then waited 2 s for "
+                             "the end of the connection: close each client's socket when "
+                             f"done.{unaccepted}")
             if error is not None:
-                raise NotYet(f"client {i} of {n} failed: {type(error).__name__}: {error}.")
-            if got != want:
-                raise NotYet(f"client {i} of {n} sent {text!r} and received {got!r}; "
-                             f"expected {want!r}, then the end of the connection.")
+                raise NotYet(f"Client {i} of {n} failed: {type(error).__name__}: {error}."
+                             f"{unaccepted}")
+            if got != want.encode("utf-8"):
+                raise NotYet(f"Client {i} of {n} sent {text!r} and received {_shown(got)}; "
+                             f"expected {want!r}, then the end of the connection.{unaccepted}")
         if failed is not None:
             raise failed
-        _still_listening(listener, f"serve(listener, {n})")
+        _still_listening(listener, what)
     return (f"{n} clients served, one after another, by a listener whose backlog is 1: "
             "the backlog is not a limit on clients.")
