@@ -142,11 +142,13 @@ class Timeline:
     """Snapshots taken after each step of a lesson, shown one after the other.
 
     >>> tl = Timeline(client=sock)        # names: socket, server, port or (host, port)
+    >>> tl = Timeline(client=sock, only_named=True)   # hide rows with no named end
     >>> tl.snap("after close")            # returns the new Snapshot (shown by a cell)
     >>> tl                                # all snapshots, numbered
     """
 
-    def __init__(self, **names):
+    def __init__(self, *, only_named: bool = False, **names):
+        self.only_named = only_named  # show only rows with a named end (others are hidden)
         self.snapshots: list[Snapshot] = []
         self._named: list[tuple[object, str]] = []
         self._names: dict[tuple, str] = {}  # endpoint -> name, kept across snapshots
@@ -217,6 +219,10 @@ class Timeline:
                 if remote is not None:  # the far end, if it is on this machine, is ours too
                     self._ours.add((remote, local))
         rows = [r for r in raw if r[3] or (r[0], r[1]) in self._ours]
+        if self.only_named:
+            named = {endpoint for obj, _ in self._named if (endpoint := _resolve(obj))}
+            named |= {e for e, name in self._names.items() if name in {n for _, n in self._named}}
+            rows = [r for r in rows if r[0] in named or r[1] in named]
         listeners = sorted({r[0] for r in rows if r[2] == "LISTEN"}, key=lambda e: e[1])
         for endpoint in listeners:
             self._auto_name(endpoint, "server")
@@ -334,12 +340,12 @@ def _settled_table(keep, timeout: float = 0.5) -> list[tuple]:
         time.sleep(0.005)
 
 
-def snapshot(label: str = "", **names) -> Snapshot:
+def snapshot(label: str = "", *, only_named: bool = False, **names) -> Snapshot:
     """The table now, for one look (a Timeline remembers names and closed sockets).
 
     >>> snapshot("after listen", server=listener)
     """
-    return Timeline(**names).snap(label)
+    return Timeline(only_named=only_named, **names).snap(label)
 
 
 # -- the state grid ---------------------------------------------------------------

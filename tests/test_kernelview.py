@@ -113,3 +113,22 @@ def test_a_connection_waiting_to_be_accepted_is_held_by_the_kernel_only(baseline
         ("listener → client", "ESTABLISHED", "the kernel only"),
     ]
     assert [r.held_by for r in accepted.rows] == ["this process"] * 3
+
+
+def test_only_named_hides_the_rows_with_no_named_end(baseline):
+    with socket.socket() as other, socket.socket() as srv:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.settimeout(2)
+        client = socket.create_connection(srv.getsockname(), timeout=2)
+        tl = Timeline(server=srv, client=client, only_named=True)
+        assert sorted(tl.snap().states()) == ["client → server", "server (listening)",
+                                              "server → client"]
+        client.close()  # closed: it keeps its name, and its TIME_WAIT row stays shown
+        srv.accept()[0].close()
+        assert tl.snap().states() == {"client → server": "TIME_WAIT",
+                                      "server (listening)": "LISTEN"}
+        assert "server (listening)" in Timeline(server=srv).snap().states()
+        assert len(Timeline().snap().states()) >= 2  # the other listener too
