@@ -132,9 +132,9 @@ def _check_free_port(open_listener) -> str:
         if opened[0].getsockname() == opened[1].getsockname():
             raise NotYet("both calls returned the same address.")
     except NotYet as exc:
-        text = str(exc)
+        text = str(exc).rstrip(". ")
         if "second call" in text and "Address already in use" in text:
-            raise NotYet(f"{text} The first listener still holds that port: a fixed port "
+            raise NotYet(f"{text}. The first listener still holds that port: a fixed port "
                          "works once. Bind port 0 and let the system choose.") from None
         raise
     finally:
