@@ -264,7 +264,12 @@ class ChatRoom:
 
     def _read(self, member: _Member) -> None:
         while not member.slow:
-            data = member.conn.recv(4096)
+            try:
+                data = member.conn.recv(4096)
+            except socket.timeout:
+                # a member who only listens is no fault (the server's timeout is for the
+                # other protocols' silent peers); stop() still wakes this recv at once
+                continue
             if not data:
                 return
             for line in member.lines.feed(data):

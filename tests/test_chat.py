@@ -176,6 +176,7 @@ def test_each_senders_order_is_kept(room):
 
 
 def test_a_slow_consumer_is_told_and_dropped_without_stalling_the_others(room):
+    room.handler.grace = 10  # time the slow client has to read its notice: plenty here
     slow = client(room, "slow", rcvbuf=4096)
     alice, dave = client(room, "alice"), client(room, "dave")
     with slow, alice, dave:
@@ -201,6 +202,17 @@ def test_a_slow_consumer_is_told_and_dropped_without_stalling_the_others(room):
         assert rest[-1] == b"! too slow, disconnecting\n"
         assert rest[:-1] == [b"alice: " + x for x in lines[:len(rest) - 1]]
         assert room.handler.slow_dropped == 1 and "slow" not in room.handler.names()
+
+
+def test_a_member_who_only_listens_stays_past_the_server_timeout():
+    base = Baseline()
+    with TCPServer(ChatRoom(), timeout=0.2) as server:
+        with client(server) as quiet, client(server, "alice") as alice:
+            sync(server, quiet, alice)
+            time.sleep(0.5)  # quiet says nothing for longer than the server's timeout
+            alice.sendall(b"still there?\n")
+            assert recv_line(quiet) == b"alice: still there?\n"
+    base.assert_restored()
 
 
 def test_stop_with_clients_connected_is_quick(room):
