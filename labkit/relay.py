@@ -37,6 +37,7 @@ from .servers import LOOPBACK, _Base, _bind, _check_address, _replace
 __all__ = ["Relay", "serve_relay"]
 
 _UP, _DOWN = "requests", "replies"
+_KEEP = 10_000  # datagrams remembered per direction for report(label=...)
 
 
 class _Direction:
@@ -51,6 +52,7 @@ class _Direction:
         self.forwarded: list[int] = []  # datagram numbers, in the order they went on
         self.lost: list[int] = []
         self.reordered: list[int] = []
+        self.data: dict[int, bytes] = {}  # the first _KEEP datagrams, for report(label=...)
         self.held = None  # (number, data, send, peer number, deadline) of the one held back
 
 
@@ -152,6 +154,8 @@ class Relay(_Base):
         """Decide one datagram's fate: lost, held back, or sent on (then any held one)."""
         direction.arrived += 1
         number = direction.arrived
+        if number <= _KEEP:
+            direction.data[number] = data
         lose, hold = direction.rng.random(), direction.rng.random()  # always two draws
         what = f"{direction.noun} {number} ({len(data)} bytes: {preview(data, 24)})"
         if number in direction.drop or lose < self.loss:
@@ -184,15 +188,24 @@ class Relay(_Base):
                             f"(event {event.seq}): {type(exc).__name__}: {exc}")
 
     # -- what happened -------------------------------------------------------
-    def report(self) -> "_Report":
-        """What the relay did in each direction, after waiting for it to go quiet."""
+    def report(self, label=None) -> "_Report":
+        """What the relay did in each direction, after waiting for it to go quiet.
+
+        Datagrams are numbered 1, 2, 3 ... per direction, in the order they reached
+        the relay. With *label* (a function of a datagram's bytes returning a str)
+        each is shown by its label instead, e.g. the text of a numbered request.
+        """
         self.wait_quiet()
         lines = []
         for d in self.directions.values():
+            def name(number, d=d):
+                if label is None or number not in d.data:
+                    return str(number)
+                return str(label(d.data[number]))
             line = (f"{d.name:<8} arrived {d.arrived:>3}, went on in the order "
-                    f"{' '.join(map(str, d.forwarded)) or '-'}")
+                    f"{' '.join(map(name, d.forwarded)) or '-'}")
             if d.lost:
-                line += f"; lost {' '.join(map(str, d.lost))}"
+                line += f"; lost {' '.join(map(name, d.lost))}"
             lines.append(line)
         return _Report("\n".join(lines))
 

@@ -74,6 +74,24 @@ def test_two_clients_rejects_a_server_that_stops_when_the_first_leaves():
     assert "after client 1 left, client 2 got no reply" in verdict.message
 
 
+def test_two_clients_rejects_a_server_that_returns_without_joining():
+    def serve_two(listener):
+        def handle(conn):
+            with conn:
+                while data := conn.recv(1024):
+                    conn.sendall(("欢迎访问>>>>" + data.decode() + "\r\n").encode())
+
+        for _ in range(2):
+            conn, _ = listener.accept()
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+        # returns at once: never waits for the clients to leave
+
+    verdict = labkit.exercise("07-two-clients").check(serve_two)
+    assert verdict.status == "not yet"
+    assert "returned while client 2 was still connected" in verdict.message
+    assert "join() both threads" in verdict.message
+
+
 def test_two_clients_names_a_wrong_reply_and_a_stub():
     def serve_two(listener):
         conns = [listener.accept()[0] for _ in range(2)]
@@ -148,3 +166,50 @@ def test_retry_rejects_returning_none_when_everything_is_lost():
 
     verdict = labkit.exercise("08-retry").check(ask)
     assert verdict.status == "not yet" and "yet ask() returned None" in verdict.message
+
+
+def backoff_ask(attempts, give_up):
+    """A backing-off ask with *attempts* attempts that calls give_up() at the end."""
+    def ask(address, text):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            timeout = 0.05
+            for _ in range(attempts):
+                sock.sendto(text.encode(), address)
+                sock.settimeout(timeout)
+                try:
+                    return sock.recv(2048).decode()
+                except TimeoutError:
+                    timeout *= 2
+        give_up()
+    return ask
+
+
+def test_retry_says_how_many_attempts_were_made_and_needed():
+    def give_up():
+        raise TimeoutError
+
+    verdict = labkit.exercise("08-retry").check(backoff_ask(3, give_up))
+    assert verdict.status == "not yet"
+    assert "raised TimeoutError after 3 attempts" in verdict.message
+    assert "the 4th attempt is the first to get an answer" in verdict.message
+    assert "TimeoutError:" not in verdict.message
+
+
+@pytest.mark.parametrize("error", [ValueError("no reply"), OSError("no reply")])
+def test_retry_requires_timeout_error_when_everything_is_lost(error):
+    def give_up():
+        raise error
+
+    verdict = labkit.exercise("08-retry").check(backoff_ask(5, give_up))
+    assert verdict.status == "not yet"
+    assert f"gave up after 5 attempts but raised {type(error).__name__} ('no reply')" \
+        in verdict.message
+
+
+def test_retry_accepts_socket_timeout_which_is_timeout_error():
+    def give_up():
+        raise socket.timeout("no reply after 5 attempts")
+
+    verdict = labkit.exercise("08-retry").check(backoff_ask(5, give_up))
+    assert verdict.status == "correct", verdict
+    assert "gave up after 5 attempts with TimeoutError" in verdict.message

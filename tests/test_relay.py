@@ -60,6 +60,10 @@ def test_drop_lists_lose_exactly_those_datagrams(baseline):
         assert str(relay.report()) == (
             "requests arrived   5, went on in the order 1 3 5; lost 2 4\n"
             "replies  arrived   3, went on in the order 2 3; lost 1")
+        # labelled by their text, a reply is named by the request it answers
+        assert str(relay.report(label=lambda data: data.decode().removeprefix("欢迎访问>>>>").strip())) == (
+            "requests arrived   5, went on in the order #1 #3 #5; lost #2 #4\n"
+            "replies  arrived   3, went on in the order #3 #5; lost #1")
 
 
 def test_reorder_swaps_each_datagram_with_the_next(baseline):

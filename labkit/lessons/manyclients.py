@@ -4,7 +4,9 @@ The check is a small conformance test: it binds a listener, hands it to the
 learner's ``serve_two(listener)`` running in a thread, then really connects two
 clients and talks to them in turn - 1, 2, 1, 2 - while both stay connected,
 then lets client 1 leave and talks to client 2 once more. A server that serves
-one client at a time (the seed's) leaves client 2 without an answer.
+one client at a time (the seed's) leaves client 2 without an answer; one that
+returns while client 2 is still connected (threads started but never joined)
+has not served "until both have left".
 """
 
 from __future__ import annotations
@@ -109,6 +111,15 @@ def _converse(listener, clients) -> None:
     _talk(clients, *_LAST, others_open=False)
 
 
+def _returned_early(thread, box) -> None:
+    """Client 2 is still connected: serve_two must still be running."""
+    thread.join(0.05)
+    if not thread.is_alive() and "error" not in box:
+        raise NotYet("serve_two(listener) returned while client 2 was still connected. "
+                     "Return only when both clients have left: if you started a thread per "
+                     "client, join() both threads before returning.")
+
+
 @register("07-two-clients", title="Serve two interleaved clients", solution=_SOLUTION, hints=[
     "The seed's server accepts one client and talks to it until it leaves; only then could "
     "it accept another. Here both are connected at once and take turns.",
@@ -126,6 +137,7 @@ def _check_two(serve_two) -> str:
     try:
         try:
             _converse(listener, clients)
+            _returned_early(thread, box)
         except NotYet:
             thread.join(0.1)
             if "error" not in box:

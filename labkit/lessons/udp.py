@@ -41,6 +41,22 @@ def _attempts(relay: Relay) -> list[float]:
     return relay.arrival_times("requests")
 
 
+def _recording(ask, box: dict):
+    """*ask*, keeping the exception it raises (call() turns it into text)."""
+    def ask_recorded(address, text):
+        try:
+            return ask(address, text)
+        except BaseException as exc:  # noqa: BLE001 - reported to the learner
+            box["error"] = exc
+            raise
+    return ask_recorded
+
+
+def _raised(exc: BaseException) -> str:
+    """'TimeoutError' or 'TimeoutError ("no reply")': never a stray colon for empty text."""
+    return type(exc).__name__ + (f" ({str(exc)!r})" if str(exc) else "")
+
+
 @register("08-retry", title="A reliable request over a lossy network", solution=_SOLUTION, hints=[
     "Without a timeout, recvfrom() waits for ever for a reply that was lost. "
     "sock.settimeout(0.05) makes it raise TimeoutError instead.",
@@ -53,16 +69,23 @@ def _attempts(relay: Relay) -> list[float]:
 def _check_retry(ask) -> str:
     text = "你好, UDP"
     want = f"{ECHO_PREFIX}{text}\r\n"
+    what = f"ask(address, {text!r})"
+    box: dict = {}
     with UDPServer(udp_echo, name="exercise-udp", timeout=5) as server, \
             Relay(server.address, drop=(1, 2), drop_replies=(1,), name="exercise-relay") as relay:
         try:
-            reply = call(ask, relay.address, text, timeout=4, what=f"ask(address, {text!r})")
+            reply = call(_recording(ask, box), relay.address, text, timeout=4, what=what)
         except NotYet as exc:
             sent = len(_attempts(relay))
             if sent <= 1:
                 raise NotYet(f"{str(exc).rstrip('.')}. The relay lost your first datagram "
                              "and you sent only one: "
                              "when no reply comes in time, send it again.") from None
+            if "error" in box:
+                raise NotYet(f"{what} raised {_raised(box['error'])} after {sent} attempts. "
+                             "This relay loses the first two requests and the first reply, "
+                             "so the 4th attempt is the first to get an answer: make 5 "
+                             "attempts before you give up.") from None
             raise
         times = _attempts(relay)
     if isinstance(reply, bytes):
@@ -74,10 +97,11 @@ def _check_retry(ask) -> str:
         waits = ", ".join(f"{g:.2f}" for g in gaps)
         raise NotYet(f"your attempts came {waits} s apart: the same wait every time. Back off: "
                      "double the timeout after each attempt.")
+    box.clear()
     with UDPServer(udp_echo, name="exercise-udp", timeout=5) as server, \
             Relay(server.address, loss=1.0, name="exercise-relay") as relay:
         try:
-            value = call(ask, relay.address, text, timeout=4, what=f"ask(address, {text!r})")
+            value = call(_recording(ask, box), relay.address, text, timeout=4, what=what)
         except NotYet as exc:
             if "did not return" in str(exc):
                 raise NotYet("when every datagram is lost, ask() never gives up: stop after a "
@@ -86,5 +110,12 @@ def _check_retry(ask) -> str:
             raise NotYet(f"every datagram was lost, yet ask() returned {value!r}; raise "
                          "TimeoutError when no reply ever comes.")
         sent = len(_attempts(relay))
+    error = box.get("error")
+    if not isinstance(error, TimeoutError):  # socket.timeout is TimeoutError too
+        raise NotYet(f"with every datagram lost, ask() gave up after {sent} attempts but raised "
+                     f"{_raised(error) if error else 'nothing we could see'}; raise "
+                     "TimeoutError, the exception the task asks for (and the one recv's own "
+                     "timeout raises).")
     return (f"your request got through after {len(times)} attempts (the relay lost two "
-            f"requests and a reply), and with every datagram lost you gave up after {sent}.")
+            f"requests and a reply), and with every datagram lost you gave up after {sent} "
+            "attempts with TimeoutError.")
