@@ -615,11 +615,11 @@ def _draw(tracer: Tracer, *, width, limit):
         closes = [row[id(s)] for s in line.steps if s.call == "close"]
         end = closes[0] if closes else nrows - 0.2
         ax.text(x, -1.2, _drawable(line.name), ha="center", va="center", fontsize=13,
-                fontweight="bold", color="white", family=families, zorder=5,
+                color="white", family=families, zorder=5,  # no bold: CJK fonts lack it
                 bbox={"boxstyle": "round,pad=0.35", "facecolor": colour, "edgecolor": colour})
         kind = line.kind if line.role != "socket" else "socket"
         ax.text(x, -0.72, kind, ha="center", va="center", fontsize=10.5, color=colour,
-                style="italic", family=families)
+                style="italic", family="DejaVu Sans")  # ASCII; an italic CJK font is rare
         ax.plot([x, x], [-0.55, start], color="#cbd5e0", lw=1, ls=":", zorder=1)
         ax.plot([x, x], [start, end], color=colour, lw=3 if line.role != "listener" else 2.5,
                 ls="-" if line.role != "listener" else (0, (5, 3)), zorder=2)

@@ -1,5 +1,7 @@
 """labkit.kernelview: this process's sockets and their TCP states, named, in a stable order."""
 
+import io
+import logging
 import re
 import socket
 import warnings
@@ -69,7 +71,7 @@ def test_a_new_timeline_does_not_claim_connections_it_never_saw(baseline):
         assert snapshot("fresh", server=srv).states() == {"server (listening)": "LISTEN"}
 
 
-def test_the_table_renders_as_text_html_and_a_grid():
+def test_the_table_renders_as_text_html_and_a_grid(caplog):
     # no resource baseline here: matplotlib keeps its font files open once loaded
     server = labkit.serve(labkit.echo, name="kv-echo")
     tl = Timeline()
@@ -81,10 +83,11 @@ def test_the_table_renders_as_text_html_and_a_grid():
     assert "<th style='text-align:left'>state</th>" in snap.html()
     assert repr(Timeline()) == "(no snapshots yet: call .snap(label) after each step)"
     assert repr(tl).startswith("1. listening:\n  socket ")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="matplotlib"):
         warnings.simplefilter("error")
         fig = tl.plot()
-        fig.savefig(__import__("io").BytesIO(), format="png", dpi=40)
+        fig.savefig(io.BytesIO(), format="png", dpi=40)
+    assert caplog.records == []
     server.stop()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == sorted(labels) and "kv-echo (listening)" in labels

@@ -1,6 +1,7 @@
 """labkit.trace: every socket call of both sides recorded, in an order that never varies."""
 
 import io
+import logging
 import re
 import socket
 import warnings
@@ -146,14 +147,15 @@ def test_recv_into_and_makefile_are_traced(baseline):
     assert reads[0].after[-1].line.name == "echo conn 1"
 
 
-def test_the_diagram_draws_without_a_warning_and_has_one_lifeline_per_socket():
+def test_the_diagram_draws_without_a_warning_and_has_one_lifeline_per_socket(caplog):
     with labkit.trace() as t:
         one_thread_program()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="matplotlib"):
         warnings.simplefilter("error")
         fig = t.diagram()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=50)
+    assert caplog.records == []  # e.g. "findfont: Failed to find font weight bold" on stderr
     assert buffer.getvalue().startswith(b"\x89PNG")
     texts = [text.get_text() for text in fig.axes[0].texts]
     for name in ("client", "listener", "server conn 1"):
