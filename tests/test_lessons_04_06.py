@@ -98,7 +98,35 @@ def test_connect_first_rejects_catching_only_refusals():
                 error = exc
         raise error
 
-    assert_not_yet("04-connect-first", connect_first, "TimeoutError", "never answers")
+    assert_not_yet("04-connect-first", connect_first, "TimeoutError: timed out.",
+                   "never answers", "Catch TimeoutError too (or OSError")
+
+
+def test_connect_first_says_to_try_the_next_address_before_raising():
+    def connect_first(addresses, timeout):
+        for address in addresses:
+            try:
+                return socket.create_connection(address, timeout=timeout)
+            except OSError as exc:
+                raise exc
+
+    assert_not_yet("04-connect-first", connect_first, "ConnectionRefusedError",
+                   "try the next address before giving up")
+
+
+def test_connect_first_says_to_pass_the_timeout():
+    def connect_first(addresses, timeout):
+        error = None
+        for address in addresses:
+            try:
+                return socket.create_connection(address)
+            except OSError as exc:
+                error = exc
+        raise error
+
+    result = assert_not_yet("04-connect-first", connect_first, "never answers",
+                            "pass timeout=timeout")
+    assert "Catch TimeoutError" not in result.message
 
 
 def test_both_ends_rejects_accepting_before_connecting():
@@ -121,6 +149,36 @@ def test_both_ends_rejects_returning_accepts_tuple_or_the_listener():
 
     assert_not_yet("04-both-ends", with_tuple, "accept() returns (socket, address)")
     assert_not_yet("04-both-ends", with_listener, "You returned the listener")
+
+
+def test_both_ends_names_the_reversed_order():
+    def both_ends(listener):
+        client = socket.create_connection(listener.getsockname(), timeout=2)
+        server_side, _ = listener.accept()
+        return server_side, client
+
+    assert_not_yet("04-both-ends", both_ends, "order is reversed", "(client, server_side)")
+
+
+def test_both_ends_explains_that_a_listener_has_no_peer():
+    def both_ends(listener):
+        client = socket.create_connection(listener.getpeername(), timeout=2)
+        server_side, _ = listener.accept()
+        return client, server_side
+
+    assert_not_yet("04-both-ends", both_ends, "Errno 107", "a listener is connected to nobody",
+                   "listener.getsockname()")
+
+
+def test_both_ends_rejects_sockets_closed_by_a_with_block():
+    def both_ends(listener):
+        with socket.create_connection(listener.getsockname(), timeout=2) as client:
+            server_side, _ = listener.accept()
+            with server_side:
+                return client, server_side
+
+    result = assert_not_yet("04-both-ends", both_ends, "closed sockets", "Return them open")
+    assert "could not use" not in result.message
 
 
 # -- 05 ------------------------------------------------------------------------

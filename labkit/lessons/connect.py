@@ -9,6 +9,7 @@ bottom (`tcp_pair`, `outcome`) are shared with the other lessons' checks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 
 from ..exercises import NotYet, call, register
@@ -102,8 +103,15 @@ def connect_first(addresses, timeout):
 def _check_connect_first(connect_first) -> str:
     with TCPServer(echo, name="exercise-connect", timeout=5) as server, \
             refusing_port() as closed1, refusing_port() as closed2:
-        sock = call(connect_first, [closed1, closed2, server.address], 1.0,
-                    what="connect_first([refused, refused, listening], 1.0)")
+        what = "connect_first([refused, refused, listening], 1.0)"
+        try:
+            sock = call(connect_first, [closed1, closed2, server.address], 1.0, what=what)
+        except NotYet as exc:
+            if "raised ConnectionRefusedError" in str(exc):
+                raise NotYet(f"{exc}. The first two addresses refuse and the third listens: "
+                             "when one address fails, remember the error and try the next "
+                             "address before giving up.") from None
+            raise
         try:
             if not isinstance(sock, socket.socket):
                 raise NotYet(f"connect_first() returned {sock!r}; return the connected socket.")
@@ -126,8 +134,17 @@ def _check_connect_first(connect_first) -> str:
                 sock = call(connect_first, [hanging, server.address], 0.3, timeout=2.5,
                             what="connect_first([never answers, listening], 0.3)")
             except NotYet as exc:
-                raise NotYet(f"{exc} The first address never answers, so only a connect "
-                             "timeout gets you to the second: pass timeout=timeout.") from None
+                text = str(exc)
+                if "raised TimeoutError" in text:
+                    raise NotYet(f"{text}. That is the timeout working: the first address never "
+                                 "answers, and the connect gave up after 0.3 s. Catch "
+                                 "TimeoutError too (or OSError, which covers both) and go on "
+                                 "to the next address.") from None
+                if "did not return" in text:
+                    raise NotYet(f"{text} The first address never answers, so only a connect "
+                                 "timeout gets you to the second: pass timeout=timeout to "
+                                 "create_connection().") from None
+                raise
             try:
                 if not isinstance(sock, socket.socket) or sock.getpeername() != server.address:
                     raise NotYet("With a first address that never answers, connect_first() did not "
@@ -163,6 +180,11 @@ def _check_both_ends(both_ends) -> str:
             if isinstance(error, TimeoutError):
                 raise NotYet("both_ends(listener) raised TimeoutError: accept() waited for a "
                              "client that never came. Connect first, then accept.")
+            if isinstance(error, OSError) and error.errno == errno.ENOTCONN:
+                raise NotYet(f"both_ends(listener) raised {type(error).__name__}: {error}. "
+                             "Only a connected socket has a peer, and a listener is connected "
+                             "to nobody, so listener.getpeername() fails. The address to "
+                             "connect to is the listener's own, listener.getsockname().")
             if error is not None:
                 raise NotYet(f"both_ends(listener) raised {type(error).__name__}: {error}")
             try:
@@ -178,10 +200,17 @@ def _check_both_ends(both_ends) -> str:
                 if server_side is listener or client is listener:
                     raise NotYet("You returned the listener: accept() gives a NEW socket for each "
                                  "connection, and the listener keeps listening.")
+                if any(s.fileno() == -1 for s in pair):
+                    raise NotYet("both_ends() returned closed sockets: a `with` block closes its "
+                                 "socket when the block ends. Return them open; the caller "
+                                 "closes them when it is done.")
                 if client.getpeername() != server_side.getsockname() or \
                         server_side.getpeername() != client.getsockname():
                     raise NotYet("The two sockets are not the two ends of one connection: "
                                  "client.getpeername() should equal server_side.getsockname().")
+                if client.getsockname() == listener.getsockname():
+                    raise NotYet("The order is reversed: you returned (server_side, client). "
+                                 "Return (client, server_side), the client first.")
                 if server_side.getsockname() != listener.getsockname():
                     raise NotYet("The server side should have the listener's address.")
                 client.settimeout(2)
