@@ -18,8 +18,9 @@ Nobody writes to a socket while holding the lock: each member's *writer* thread 
 its own outbox. The outbox is bounded (``queue_size`` lines and ``queue_bytes`` bytes).
 When a broadcast finds an outbox full it waits up to ``patience`` seconds for the writer
 to take it: a reader that is merely behind holds the room back a little, which is fair.
-A client that does not read at all is then *too slow*: its queued lines are dropped, its writer sends ``! too slow, disconnecting`` (if the client takes it
-within ``grace`` seconds) and the connection closes. The others never wait for it.
+A client that does not read at all is then *too slow*: its queued lines are dropped,
+its writer sends ``! too slow, disconnecting`` (if the client takes it within ``grace``
+seconds) and the connection closes. The others never wait for it again.
 """
 
 from __future__ import annotations
@@ -246,7 +247,8 @@ class ChatRoom:
         member.lines = _Lines(self.max_line)
         with self._lock:
             self.members[conn.number] = member
-        writer = conn.server._start_thread(member.write_loop, f"labkit-{conn.server.name}-writer-{conn.number}")
+        writer = conn.server._start_thread(member.write_loop,
+                                           f"labkit-{conn.server.name}-writer-{conn.number}")
         try:
             self._read(member)
         finally:

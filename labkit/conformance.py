@@ -221,7 +221,8 @@ def _broadcast(join, state) -> str:
                 peer.expect(f"bob: line {i}")
             except _Failed as exc:
                 if "alice: 你好，大家好" in str(exc) and peer is alice:
-                    raise _Failed("alice got her own message back; send it to the others only") from None
+                    raise _Failed("alice got her own message back; "
+                                  "send it to the others only") from None
                 raise
     return "everyone else got each line, in the order it was sent, and the sender none"
 
