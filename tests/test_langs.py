@@ -283,10 +283,41 @@ def test_java_single_file_launch_also_works(clean):
         assert labkit.greeting_client(("127.0.0.1", server.port), "😀") == java_reply(server.port)
 
 
+def my_write_utf(sock, text):
+    """A learner's answer: the bytes built by hand (the body from labkit is allowed)."""
+    body = labkit.encode_modified_utf8(text)
+    if len(body) > 65535:
+        raise ValueError(f"{len(body)} bytes: writeUTF allows at most 65535")
+    sock.sendall(len(body).to_bytes(2, "big") + body)
+
+
+def _exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError(f"peer closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
+
+
+def my_read_utf(sock):
+    """A learner's answer: a loop of recv, EOF raises, modified UTF-8 decoded."""
+    return labkit.decode_modified_utf8(_exactly(sock, int.from_bytes(_exactly(sock, 2), "big")))
+
+
+def wraps_labkits_write_utf(sock, text):
+    labkit.write_utf(sock, text)
+
+
+def sends_labkits_encode_utf(sock, text):
+    sock.sendall(labkit.encode_utf(text))
+
+
 @needs_java
 def test_the_write_utf_exercise_is_checked_against_java(clean):
     ex = labkit.exercise("09-write-utf")
-    verdict = ex.check(labkit.write_utf)
+    verdict = ex.check(my_write_utf)
     assert verdict and "the real Java program" in verdict.message
 
     def counts_characters(sock, text):
@@ -296,17 +327,50 @@ def test_the_write_utf_exercise_is_checked_against_java(clean):
         body = text.encode()
         sock.sendall(len(body).to_bytes(2, "big") + body)
 
+    def returns_the_bytes(sock, text):
+        body = labkit.encode_modified_utf8(text)
+        return len(body).to_bytes(2, "big") + body
+
+    def promises_too_much(sock, text):
+        body = labkit.encode_modified_utf8(text)
+        sock.sendall((len(body) + 1).to_bytes(2, "big") + body)
+
+    def sends_too_long(sock, text):
+        body = labkit.encode_modified_utf8(text)
+        sock.sendall((len(body) & 0xFFFF).to_bytes(2, "big") + body)
+
     verdict = ex.check(counts_characters)
     assert not verdict and "partial character at end" in verdict.message
     verdict = ex.check(standard_utf8)
     assert not verdict and "for '😀' Java's readUTF failed" in verdict.message
+    verdict = ex.check(returns_the_bytes)
+    assert not verdict and verdict.message.startswith(
+        "write_utf(sock, '你好') returned b'\\x00\\x06\\xe4") and "sock.sendall(...)" in verdict.message
+    verdict = ex.check(promises_too_much)
+    assert not verdict and "java.io.EOFException. The stream ended before Java had" in verdict.message
+    verdict = ex.check(sends_too_long)
+    assert not verdict and "sent it: that is 65538 bytes" in verdict.message
     assert langs.running_programs() == []
+
+
+@needs_java
+@pytest.mark.parametrize("answer, used", [
+    (labkit.write_utf, "write_utf"), (wraps_labkits_write_utf, "write_utf"),
+    (sends_labkits_encode_utf, "encode_utf"),
+    (lambda sock, text: labkit.framing.write_utf(sock, text), "write_utf"),
+])
+def test_the_write_utf_exercise_notices_labkits_own(clean, answer, used):
+    verdict = labkit.exercise("09-write-utf").check(answer)
+    assert not verdict and verdict.message.startswith(
+        f"Write it yourself: your write_utf uses labkit.{used}, which does the whole job")
+    assert labkit.write_utf is labkit.framing.write_utf  # put back after the check
+    assert labkit.encode_utf is labkit.framing.encode_utf
 
 
 @needs_java
 def test_the_read_utf_exercise_is_checked_against_java(clean):
     ex = labkit.exercise("09-read-utf")
-    verdict = ex.check(lambda sock: labkit.read_utf(sock))
+    verdict = ex.check(my_read_utf)
     assert verdict and "the real Java server's reply" in verdict.message
 
     def one_recv(sock):
@@ -320,17 +384,37 @@ def test_the_read_utf_exercise_is_checked_against_java(clean):
             data += chunk
         return labkit.decode_modified_utf8(data)
 
-    assert not ex.check(one_recv)
+    def standard_utf8(sock):
+        return _exactly(sock, int.from_bytes(_exactly(sock, 2), "big")).decode("utf-8")
+
+    verdict = ex.check(one_recv)  # passes all at once; one byte at a time, it cannot
+    assert not verdict and "arriving one byte at a time, read_utf returned '' where '你好'" \
+        in verdict.message and "Loop until you have the 2 bytes" in verdict.message
     verdict = ex.check(ignores_eof)
     assert not verdict and "it should raise (Java throws EOFException)" in verdict.message
+    verdict = ex.check(standard_utf8)
+    assert not verdict and "raised UnicodeDecodeError" in verdict.message
+    assert "Java writes modified UTF-8 (C0 80 for U+0000" in verdict.message
+
+
+@pytest.mark.parametrize("answer", [
+    labkit.read_utf, lambda sock: labkit.read_utf(sock), lambda sock: labkit.framing.read_utf(sock),
+])
+def test_the_read_utf_exercise_notices_labkits_own(clean, monkeypatch, answer):
+    from labkit.lessons import languages
+    monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
+    verdict = labkit.exercise("09-read-utf").check(answer)
+    assert not verdict and verdict.message.startswith(
+        "Write it yourself: your read_utf uses labkit.read_utf, which does the whole job")
+    assert labkit.read_utf is labkit.framing.read_utf
 
 
 def test_the_exercises_fall_back_to_labkit_without_java(clean, monkeypatch):
     from labkit.lessons import languages
     monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
-    verdict = labkit.exercise("09-write-utf").check(labkit.write_utf)
+    verdict = labkit.exercise("09-write-utf").check(my_write_utf)
     assert verdict and "labkit's greeting server, not Java (java was not found)" in verdict.message
-    verdict = labkit.exercise("09-read-utf").check(lambda sock: labkit.read_utf(sock))
+    verdict = labkit.exercise("09-read-utf").check(my_read_utf)
     assert verdict and "labkit's frames only (java was not found)" in verdict.message
 
     def standard_utf8(sock, text):
@@ -339,6 +423,18 @@ def test_the_exercises_fall_back_to_labkit_without_java(clean, monkeypatch):
 
     verdict = labkit.exercise("09-write-utf").check(standard_utf8)
     assert not verdict and "FramingError" in verdict.message
+    verdict = labkit.exercise("09-write-utf").check(wraps_labkits_write_utf)
+    assert not verdict and "Write it yourself" in verdict.message
+
+
+def test_the_solutions_shown_pass(clean, monkeypatch):
+    from labkit.lessons import languages
+    monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
+    for name, fn in (("09-write-utf", "write_utf"), ("09-read-utf", "read_utf")):
+        ex = labkit.exercise(name)
+        space = {"labkit": labkit}
+        exec(ex.solution().text, space)
+        assert ex.check(space[fn]), name
 
 
 # --- the seed's PHP programs -------------------------------------------------------------------
@@ -428,3 +524,13 @@ def test_the_seeds_php_client_stops_at_a_piece_that_is_just_zero(clean):
         fixed = langs.run_php("client_fixed.php", "127.0.0.1", server.port)
     assert done.stdout == "1" and done.returncode == 0
     assert fixed.stdout.splitlines()[:2] == ["1023", "read 4 bytes in 3 reads, then end of stream"]
+
+
+@needs_php
+def test_the_pieces_client_shows_where_php_cuts_the_text(php_server):
+    done = langs.run_php("client_pieces.php", "127.0.0.1", php_server.port, 3)
+    lines = done.stdout.splitlines()
+    assert (done.returncode, done.stderr) == (0, "")
+    assert lines[:3] == ["piece 1: e6 9c 8d e5", "piece 2: 8a a1 e7 ab", "piece 3: af e6 b6 88"]
+    assert re.fullmatch(r"\.\.\. 9 pieces, 36 bytes in all; joined: 服务端消息: [-\d]+ [:\d]+", lines[3])
+    assert len(lines) == 4

@@ -2,17 +2,23 @@
 
 Each check talks to the real Java program (GreetingServerFixed) when Java is
 installed, and to labkit's greeting server otherwise; the verdict says which.
+An answer that hands the work to labkit's own write_utf/encode_utf/read_utf is
+"not yet": the point is to write them. The read check feeds one byte at a time
+with a pause between bytes, so a single recv(n) per read cannot pass.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import socket
 import threading
 
-from .. import langs
+from .. import framing, langs
 from ..errors import LabkitError
 from ..exercises import NotYet, call, register
 from ..framing import encode_utf, read_utf
+from ..peers import AdversarialPeer
 from ..protocols import greeting, java_address
 from ..servers import TCPServer
 
@@ -34,6 +40,56 @@ def _what_java_read(server) -> str:
     """The text the Java server printed for the last connection (or the error it reported)."""
     lines = server.wait_output(WAITING, timeout=5).splitlines()[1:-1]  # drop address, prompt
     return "\n".join(lines)
+
+
+# --- answers that hand the work to labkit -----------------------------------------------
+
+
+def _refers_to(fn, targets) -> bool:
+    """True if *fn* is one of *targets*, or names one as a global or holds one in a closure."""
+    if any(fn is target for target in targets):
+        return True
+    names = getattr(getattr(fn, "__code__", None), "co_names", ())
+    found = getattr(fn, "__globals__", {})
+    cells = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            cells.append(cell.cell_contents)
+    return (any(found.get(name) is target for name in names for target in targets)
+            or any(c is target for c in cells for target in targets))
+
+
+@contextlib.contextmanager
+def _watching(names):
+    """During a check, labkit's functions *names* (in labkit and labkit.framing) still work
+    but note every call made from the learner's code (the thread that call() starts), so an
+    answer that reaches them as ``labkit.write_utf`` at run time is noticed too. Calls from
+    other threads (the check's own servers) are not counted."""
+    package = importlib.import_module("labkit")
+    used: list[str] = []
+    patched = []
+    for name in names:
+        original = getattr(framing, name)
+
+        def watched(*args, _original=original, _name=name, **kwargs):
+            if threading.current_thread().name == "labkit-exercise":
+                used.append(_name)
+            return _original(*args, **kwargs)
+
+        for module in (package, framing):
+            if getattr(module, name, None) is original:
+                patched.append((module, name, original))
+                setattr(module, name, watched)
+    try:
+        yield used
+    finally:
+        for module, name, original in patched:
+            setattr(module, name, original)
+
+
+def _write_it_yourself(what: str, used: str, allowed: str) -> NotYet:
+    return NotYet(f"Write it yourself: your {what} uses labkit.{used}, which does the whole "
+                  f"job for you. The point is to write that job yourself ({allowed}).")
 
 
 # --- write_utf ---------------------------------------------------------------------
@@ -80,23 +136,63 @@ def _raised(fn, *args) -> bool:
               "two 3-byte surrogates. Refuse a body over 65535 bytes before sending anything.",
           ])
 def _check_write_utf(write_utf) -> str:
+    labkits = [framing.write_utf, framing.encode_utf]
+    if _refers_to(write_utf, labkits):
+        used = "write_utf" if _refers_to(write_utf, labkits[:1]) else "encode_utf"
+        raise _write_it_yourself("write_utf", used, _WRITE_ALLOWED)
+    with _watching(["write_utf", "encode_utf"]) as used:
+        try:
+            return _check_write_utf_bytes(write_utf)
+        finally:
+            if used:  # even if labkit's function failed, that is the first thing to say
+                raise _write_it_yourself("write_utf", used[0], _WRITE_ALLOWED)
+
+
+_WRITE_ALLOWED = ("labkit.encode_modified_utf8 for the body is fine, then the length, then "
+                  "sock.sendall")
+
+
+def _send_with(write_utf, sock, text):
+    """Call the learner's write_utf; say so if it returned the bytes instead of sending them."""
+    returned = call(write_utf, sock, text, what=f"write_utf(sock, {text!r})")
+    if isinstance(returned, (bytes, bytearray)):
+        raise NotYet(f"write_utf(sock, {text!r}) returned {bytes(returned)[:12]!r}… instead of "
+                     "sending it: the other side got nothing. Send the bytes with "
+                     "sock.sendall(...) inside write_utf.")
+
+
+def _check_write_utf_bytes(write_utf) -> str:
     server, why_not = _java_server()
     if server is None:
         return _check_write_with_labkit(write_utf, why_not)
     with server:
         for text in TEXTS:
             with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-                call(write_utf, sock, text, what=f"write_utf(sock, {text!r})")
-                sock.settimeout(3)
+                _send_with(write_utf, sock, text)
+                closed = False
+                try:  # our end of stream: a Java still waiting for bytes stops at once
+                    sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    closed = True
                 try:
                     reply = read_utf(sock, timeout=3)
                 except (LabkitError, OSError):
                     reply = None
             read = _what_java_read(server)
             if read.startswith("连接出错"):
-                raise NotYet(f"for {text!r} Java's readUTF failed: {read.split(': ', 1)[1]}.")
-            if read != text or reply is None:
+                error = read.split(": ", 1)[1]
+                if error == "java.io.EOFException":
+                    raise NotYet(f"for {text!r} Java's readUTF failed: java.io.EOFException. The "
+                                 "stream ended before Java had the 2-byte length and all the bytes "
+                                 "it counts: write_utf sent nothing, or fewer bytes than its "
+                                 "length says.")
+                raise NotYet(f"for {text!r} Java's readUTF failed: {error}.")
+            if read != text:
                 raise NotYet(f"for {text!r} Java's readUTF returned {read!r}.")
+            if reply is None:
+                raise NotYet(f"for {text!r} Java read the string, but its reply could not be read"
+                             + (": write_utf closed the socket. Leave closing to the caller."
+                                if closed else "."))
     _refuses_too_long(write_utf)
     shown = ", ".join(repr(t) for t in TEXTS)
     return (f"the real Java program (GreetingServerFixed) read {shown} exactly as you sent "
@@ -107,8 +203,9 @@ def _check_write_with_labkit(write_utf, why_not: str) -> str:
     with TCPServer(greeting, name="exercise-greeting", timeout=3) as server:
         for text in TEXTS:
             with socket.create_connection(server.address, timeout=5) as sock:
-                call(write_utf, sock, text, what=f"write_utf(sock, {text!r})")
-                sock.shutdown(socket.SHUT_WR)
+                _send_with(write_utf, sock, text)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
                 try:
                     read_utf(sock, timeout=3)
                 except (LabkitError, OSError):
@@ -144,26 +241,53 @@ def read_utf(sock):
 '''
 
 
+PAUSE = 0.005  # s between one-byte pieces: each recv finds only the byte that has come
+
+
 def _feed(sock, data: bytes, piece: int) -> None:
-    """Send *data* in pieces of *piece* bytes, then close our writing side (a thread)."""
+    """Send *data* in pieces of *piece* bytes, pausing between them, then close our writing
+    side (a thread). The pause makes every piece arrive on its own, so one recv(n) per read
+    gets a single byte, not the n bytes it asked for."""
     try:
-        for at in range(0, len(data), piece):
-            sock.sendall(data[at:at + piece])
+        AdversarialPeer(sock, pause=PAUSE).split_at(data, range(piece, len(data), piece))
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         pass
 
 
-def _read_all(read_utf, data: bytes, count: int, piece: int, what: str) -> list:
+def _read_all(read_utf, data: bytes, count: int, piece: int, what: str, check=None) -> list:
+    """Feed *data* in pieces and call read_utf *count* times; *check(i, value)* after each."""
     a, b = socket.socketpair()
     with a, b:
         a.settimeout(3)
         feeder = threading.Thread(target=_feed, args=(b, data, piece), daemon=True)
         feeder.start()
         try:
-            return [call(read_utf, a, what=what) for _ in range(count)]
+            values = []
+            for i in range(count):
+                values.append(_call_read(read_utf, a, what))
+                if check is not None:
+                    check(i, values[-1])
+            return values
         finally:
             feeder.join(3)
+
+
+_MODIFIED = ("Java writes modified UTF-8 (C0 80 for U+0000, surrogate pairs for emoji), which "
+             "bytes.decode('utf-8') refuses: decode the body with labkit.decode_modified_utf8.")
+_LOOP = ("The same strings arriving all at once came through, so: one recv(n) returns what has "
+         "come so far, here a single byte. Loop until you have the 2 bytes of the length, then "
+         "until you have all the bytes it counts.")
+_READ_ALLOWED = "sock.recv in a loop, or recv_exactly, then labkit.decode_modified_utf8"
+
+
+def _call_read(read_utf, sock, what):
+    try:
+        return call(read_utf, sock, what=what)
+    except NotYet as exc:
+        if "raised UnicodeDecodeError" in str(exc):
+            raise NotYet(f"{exc}. {_MODIFIED}") from None
+        raise
 
 
 @register("09-read-utf", title="Read a string as Java's readUTF does", solution=_READ_SOLUTION,
@@ -176,22 +300,38 @@ def _read_all(read_utf, data: bytes, count: int, piece: int, what: str) -> list:
               "(C0 80 into U+0000, a surrogate pair into one emoji).",
           ])
 def _check_read_utf(read_utf) -> str:
+    if _refers_to(read_utf, [framing.read_utf]):
+        raise _write_it_yourself("read_utf", "read_utf", _READ_ALLOWED)
+    with _watching(["read_utf"]) as used:
+        try:
+            return _check_read_utf_bytes(read_utf)
+        finally:
+            if used:
+                raise _write_it_yourself("read_utf", used[0], _READ_ALLOWED)
+
+
+def _check_read_utf_bytes(read_utf) -> str:
     server, why_not = _java_server()
     if server is not None:
         with server, socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
             sock.sendall(encode_utf("你好, Java"))
-            got = call(read_utf, sock, what="read_utf(sock) on the Java server's reply")
+            got = _call_read(read_utf, sock, "read_utf(sock) on the Java server's reply")
             want = f"谢谢连接我:{java_address(('127.0.0.1', server.port))}\nGoodbye!"
             if got != want:
                 raise NotYet(f"the real Java server replied {want!r}, your read_utf returned {got!r}.")
     stream = b"".join(encode_utf(t) for t in TEXTS)
     for piece, how in ((len(stream), "all at once"), (1, "one byte at a time")):
-        got = _read_all(read_utf, stream, len(TEXTS), piece,
-                        what=f"read_utf(sock) with strings arriving {how}")
-        for text, value in zip(TEXTS, got):
-            if value != text:
+        def check(i, value, how=how):
+            if value != TEXTS[i]:
                 raise NotYet(f"with the strings {TEXTS!r} arriving {how}, read_utf returned "
-                             f"{value!r} where {text!r} was sent.")
+                             f"{value!r} where {TEXTS[i]!r} was sent.")
+        try:
+            _read_all(read_utf, stream, len(TEXTS), piece, check=check,
+                      what=f"read_utf(sock) with strings arriving {how}")
+        except NotYet as exc:
+            if piece != 1 or "did not return" in str(exc):
+                raise
+            raise NotYet(f"{str(exc).rstrip('.')}. {_LOOP}") from None
     try:
         got = _read_all(read_utf, b"\x00\x05ab", 1, 4, what="read_utf(sock) on a cut-off string")
     except NotYet as exc:
@@ -199,7 +339,9 @@ def _check_read_utf(read_utf) -> str:
             raise
     else:
         raise NotYet(f"the peer sent a length of 5, then 'ab', then closed: read_utf returned "
-                     f"{got[0]!r}; it should raise (Java throws EOFException).")
+                     f"{got[0]!r}; it should raise (Java throws EOFException): when recv "
+                     "returns b'' before you have every byte, raise EOFError or "
+                     "ConnectionError.")
     source = ("the real Java server's reply" if server is not None
               else f"labkit's frames only ({why_not})")
     return (f"checked against {source} and labkit's frames: U+0000, an emoji, the empty string, "
