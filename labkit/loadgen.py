@@ -34,10 +34,10 @@ from .clients import _address
 from .errors import LabTimeoutError
 from .protocols import ECHO_PREFIX
 
-__all__ = ["LoadResult", "measure_echo", "sweep_echo", "load_table", "plot_load"]
+__all__ = ["LoadResult", "measure_echo", "sweep_echo", "load_table", "queue_table", "plot_load"]
 
 _PREFIX = ECHO_PREFIX.encode("utf-8")
-COUNTS = (1, 10, 50, 100, 200)
+COUNTS = (1, 10, 50, 100)
 
 
 @dataclasses.dataclass
@@ -58,6 +58,20 @@ class LoadResult:
     @property
     def median_ms(self) -> float:
         return 1000 * statistics.median(self.latencies) if self.latencies else 0.0
+
+    @property
+    def mean_ms(self) -> float:
+        return 1000 * statistics.fmean(self.latencies) if self.latencies else 0.0
+
+    @property
+    def queue_ms(self) -> float:
+        """clients / throughput in ms: the mean latency that queueing alone predicts.
+
+        Each client keeps one request in flight, so its latencies add up to the time
+        from its first request to its last reply, at most the whole run: the mean
+        latency can never exceed this, and comes close when the server is fair.
+        """
+        return 1000 * self.clients / self.throughput if self.throughput else 0.0
 
     @property
     def p95_ms(self) -> float:
@@ -193,7 +207,7 @@ def _run(sel, socks, data: bytes, requests: int, timeout: float) -> LoadResult:
     return LoadResult(len(socks), len(latencies), correct, last - start, latencies)
 
 
-def sweep_echo(target, counts=COUNTS, *, total: int = 1000,
+def sweep_echo(target, counts=COUNTS, *, total: int = 500,
                message: str = "你好") -> list[LoadResult]:
     """``measure_echo`` for each number of clients in *counts*, about *total* requests each time."""
     return [measure_echo(target, clients=n, requests=max(2, total // n), message=message)
@@ -202,11 +216,22 @@ def sweep_echo(target, counts=COUNTS, *, total: int = 1000,
 
 def load_table(figures: dict) -> str:
     """A text table of ``{name: [LoadResult, ...]}``: requests/s and median latency per count."""
-    lines = [f"{'server':<14}{'clients':>8}{'requests/s':>12}{'median ms':>11}{'p95 ms':>9}"]
+    lines = [f"{'server':<16}{'clients':>8}{'requests/s':>12}{'median ms':>11}{'p95 ms':>9}"]
     for name, results in figures.items():
         for r in results:
-            lines.append(f"{name:<14}{r.clients:>8}{r.throughput:>12,.0f}"
+            lines.append(f"{name:<16}{r.clients:>8}{r.throughput:>12,.0f}"
                          f"{r.median_ms:>11.2f}{r.p95_ms:>9.2f}")
+    return "\n".join(lines)
+
+
+def queue_table(figures: dict) -> str:
+    """Mean latency beside clients / throughput, and their ratio (at most 1), per result."""
+    lines = [f"{'server':<16}{'clients':>8}{'mean ms':>9}{'clients/rate ms':>17}{'ratio':>7}"]
+    for name, results in figures.items():
+        for r in results:
+            ratio = r.mean_ms / r.queue_ms if r.queue_ms else 0.0
+            lines.append(f"{name:<16}{r.clients:>8}{r.mean_ms:>9.2f}{r.queue_ms:>17.2f}"
+                         f"{ratio:>7.2f}")
     return "\n".join(lines)
 
 
@@ -217,9 +242,11 @@ def plot_load(figures: dict):
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     for name, results in figures.items():
         counts = [r.clients for r in results]
-        style = "o" if len(results) == 1 else "o-"
-        left.plot(counts, [r.median_ms for r in results], style, label=name)
-        right.plot(counts, [r.throughput for r in results], style, label=name)
+        # a single result (the seed's one client) as a large star, not a dot lost under lines
+        style = dict(marker="*", markersize=14, linestyle="none", zorder=3) \
+            if len(results) == 1 else dict(marker="o")
+        left.plot(counts, [r.median_ms for r in results], label=name, **style)
+        right.plot(counts, [r.throughput for r in results], label=name, **style)
     left.set(xlabel="clients at once", ylabel="median latency (ms)", title="Latency")
     right.set(xlabel="clients at once", ylabel="requests per second", title="Throughput")
     right.set_ylim(bottom=0)
