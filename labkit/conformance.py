@@ -30,6 +30,7 @@ __all__ = ["check_chat_server", "ChatReport", "CHAT_STEPS"]
 
 CHAT_STEPS = ("join", "nick", "broadcast", "leave", "long line", "bad UTF-8", "slow consumer")
 SLOW_LINES = 1600
+_PROBE = ": hello"  # the end of carol's line in the join step
 STALL = 1.0  # seconds a reader may wait for the next line before we call it stalled
 _MARKS = {True: "✓", False: "✗", None: "–"}
 
@@ -103,8 +104,19 @@ class _Peer:
                               f"{self.name} waited for {want!r}")
             if line == want or ending and line.endswith(want):
                 return
-            if not line.startswith(skip):
+            if not line.startswith(skip) and not line.endswith(_PROBE):
                 raise _Failed(f"{self.name} expected {want!r} but got {line[:60]!r}")
+
+    def heard(self, ending: str, timeout: float) -> bool:
+        """True if a line ending with *ending* arrives within *timeout* s (others: skipped
+        if they are notices, else _Failed)."""
+        try:
+            self.expect(ending, ending=True, timeout=timeout)
+            return True
+        except _Failed as exc:
+            if "did not come" in str(exc):
+                return False
+            raise
 
     def expect_eof(self, why: str, timeout: float = 2.0) -> None:
         while True:
@@ -192,13 +204,21 @@ def check_chat_server(target, *, slow_lines: int = SLOW_LINES) -> ChatReport:
 
 
 def _join(join, state) -> str:
-    state["alice"], state["bob"], state["carol"] = (join(n) for n in ("alice", "bob", "carol"))
-    # the protocol has no "welcome" to wait for: give the server's threads a moment to
-    # put the three in the room before carol speaks
-    time.sleep(0.2)
-    state["carol"].send("hello")
-    state["alice"].expect(": hello", ending=True)
-    state["bob"].expect(": hello", ending=True)
+    alice, bob, carol = (join(n) for n in ("alice", "bob", "carol"))
+    state.update(alice=alice, bob=bob, carol=carol)
+    # The protocol has no welcome to wait for, and a server puts a client in the room
+    # a moment after connect() returns: carol says hello until both have heard it.
+    # (Later steps skip the extra hellos.)
+    heard = set()
+    deadline = time.monotonic() + 3.0
+    while len(heard) < 2 and time.monotonic() < deadline:
+        carol.send(_PROBE[2:])
+        for peer in (alice, bob):
+            if peer.name not in heard and peer.heard(_PROBE, 0.2):
+                heard.add(peer.name)
+    for peer in (alice, bob):
+        if peer.name not in heard:
+            peer.expect(_PROBE, ending=True, timeout=0.1)  # fails, naming what came instead
     return "three clients connected; the first two got the third's line"
 
 

@@ -403,8 +403,14 @@ def test_serve_chat_on_all_interfaces_warns_and_serves_loopback():
         alice = socket.create_connection(("127.0.0.1", port), timeout=5)
         bob = socket.create_connection(("127.0.0.1", port), timeout=5)
         with alice, bob:
-            bob.sendall("你好\n".encode())  # alice was accepted first, so she is in the room
-            assert recv_line(alice) == "guest2: 你好\n".encode()
+            for _ in range(50):  # until alice is in the room (the server adds her soon)
+                bob.sendall("你好\n".encode())
+                try:
+                    line = recv_line(alice, timeout=0.1)
+                    break
+                except socket.timeout:
+                    continue
+            assert line == "guest2: 你好\n".encode()
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
