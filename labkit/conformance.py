@@ -31,7 +31,7 @@ __all__ = ["check_chat_server", "ChatReport", "CHAT_STEPS"]
 CHAT_STEPS = ("join", "nick", "broadcast", "leave", "long line", "bad UTF-8", "slow consumer")
 SLOW_LINES = 1600
 _PROBE = ": hello"  # the end of carol's line in the join step
-STALL = 1.0  # seconds a reader may wait for the next line before we call it stalled
+STALL = 1.5  # seconds a reader may wait for the next line before we call it stalled
 _MARKS = {True: "✓", False: "✗", None: "–"}
 
 
