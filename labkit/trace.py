@@ -41,10 +41,11 @@ import selectors
 import socket
 import threading
 import time
+import weakref
 
 from .errors import LabkitError
 
-__all__ = ["trace", "Tracer", "Step", "Lifeline"]
+__all__ = ["trace", "Tracer", "Step", "Lifeline", "ignore"]
 
 _INET = (socket.AF_INET, socket.AF_INET6)
 _READS = {"recv", "recv_into", "recvfrom", "accept"}  # may block waiting for the peer
@@ -695,10 +696,18 @@ _install_lock = threading.Lock()
 _saved: dict[str, object] = {}
 
 
+_ignored: "weakref.WeakSet[socket.socket]" = weakref.WeakSet()
+
+
+def ignore(sock) -> None:
+    """Leave *sock* out of every trace (a widget's socket polled by its own thread)."""
+    _ignored.add(sock)
+
+
 def _traced(sock) -> bool:
     try:
-        return sock.family in _INET
-    except (OSError, AttributeError):
+        return sock.family in _INET and sock not in _ignored
+    except (OSError, AttributeError, TypeError):
         return False
 
 

@@ -27,6 +27,7 @@ import time
 from .clients import connect
 from .framing import TextDecoder
 from .kernelview import Timeline
+from .trace import ignore
 
 __all__ = ["Console", "SocketTable", "RecvSizeExplorer", "recv_pieces", "close_widgets"]
 
@@ -101,6 +102,7 @@ class Console:
         self.newline = newline
         self.sock = connect(target, timeout=timeout)
         self.sock.settimeout(0.05)  # short polls, so close() returns at once
+        ignore(self.sock)  # its polls would fill any trace recorded while it is open
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -181,10 +183,15 @@ class Console:
         deadline = time.monotonic() + timeout
         if hasattr(self.target, "wait_quiet"):
             self.target.wait_quiet(timeout)
-        calm = 0
+        calm, seen = 0, -1
         while time.monotonic() < deadline:
-            calm = calm + 1 if self._drained() else 0
-            if calm >= 3:
+            with self._lock:
+                count = len(self._lines)
+            # 100 ms with nothing new: a server may answer from another thread (chat's
+            # writers), a moment after its handler went back to waiting
+            calm = calm + 1 if self._drained() and count == seen else 0
+            seen = count
+            if calm >= 20:
                 return True
             time.sleep(0.005)
         return False

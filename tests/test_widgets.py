@@ -54,6 +54,7 @@ def test_chat_consoles_end_lines_with_a_newline_and_see_each_other(baseline):
 def test_a_console_closes_itself_when_the_server_goes(baseline):
     server = labkit.serve(labkit.echo)
     console = Console(server)
+    server.wait_quiet()  # accepted: stop() then ends the connection with a FIN
     server.stop()
     console._thread.join(2)
     assert console.closed and console.sock.fileno() == -1
@@ -102,4 +103,18 @@ def test_the_socket_table_shows_our_server_and_stops_refreshing_on_close(baselin
     table.close()
     assert table._button.disabled
     assert not [t for t in threading.enumerate() if t.name == "labkit-socket-table"]
+    server.stop()
+
+
+def test_a_console_stays_out_of_traces(baseline):
+    server = labkit.serve(labkit.echo)
+    console = Console(server)
+    server.wait_quiet()  # accepted before the trace begins
+    with labkit.trace(settle=0.3) as t:
+        console.send("hi")
+        console.transcript()
+    assert t.names() == ["conn"]  # only the server's end of the console's connection
+    # (its recv may have been waiting already when the trace began)
+    assert t.calls() in (["sendall"], ["recv", "sendall"])
+    console.close()
     server.stop()

@@ -312,9 +312,10 @@ def _screenshot(page, name: str, suffix: str = "") -> Path:
 
 
 def _scroll_to_first_visual(page) -> None:
+    """Bring the first widget (else the first plot) into view for the screenshot."""
     page.evaluate("""() => {
-      const el = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output .jupyter-widgets, '
-                 + '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img');
+      const panel = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output ';
+      const el = document.querySelector(panel + '.jupyter-widgets') || document.querySelector(panel + 'img');
       if (el) el.scrollIntoView({block: 'center'});
     }""")
     page.wait_for_timeout(300)
