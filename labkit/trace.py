@@ -45,7 +45,7 @@ import weakref
 
 from .errors import LabkitError
 
-__all__ = ["trace", "Tracer", "Step", "Lifeline", "ignore"]
+__all__ = ["trace", "Tracer", "Step", "Lifeline"]
 
 _INET = (socket.AF_INET, socket.AF_INET6)
 _READS = {"recv", "recv_into", "recvfrom", "accept"}  # may block waiting for the peer
@@ -699,7 +699,7 @@ _saved: dict[str, object] = {}
 _ignored: "weakref.WeakSet[socket.socket]" = weakref.WeakSet()
 
 
-def ignore(sock) -> None:
+def _ignore(sock) -> None:
     """Leave *sock* out of every trace (a widget's socket polled by its own thread)."""
     _ignored.add(sock)
 

@@ -27,7 +27,7 @@ import time
 from .clients import connect
 from .framing import TextDecoder
 from .kernelview import Timeline
-from .trace import ignore
+from .trace import _ignore
 
 __all__ = ["Console", "SocketTable", "RecvSizeExplorer", "recv_pieces", "close_widgets"]
 
@@ -102,7 +102,7 @@ class Console:
         self.newline = newline
         self.sock = connect(target, timeout=timeout)
         self.sock.settimeout(0.05)  # short polls, so close() returns at once
-        ignore(self.sock)  # its polls would fill any trace recorded while it is open
+        _ignore(self.sock)  # its polls would fill any trace recorded while it is open
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
