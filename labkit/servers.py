@@ -157,16 +157,19 @@ class _Base:
         thread.start()
         return thread
 
-    def _wait_readable(self, sock: socket.socket) -> bool:
-        """Block until *sock* is readable (True) or stop() was called (False)."""
+    def _each_readable(self, sock: socket.socket):
+        """Yield each time *sock* is readable, until stop() is called.
+
+        One selector serves the whole loop, so serving opens no descriptor per
+        connection.
+        """
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ)
             sel.register(self._wake_r, selectors.EVENT_READ)
             while not self._stopping.is_set():
                 for key, _ in sel.select():
                     if key.fileobj is sock and not self._stopping.is_set():
-                        return True
-        return False
+                        yield
 
     def _interrupt(self) -> None:
         """Wake threads blocked on client sockets (TCP overrides this)."""
@@ -304,7 +307,7 @@ class TCPServer(_Base):
         self._start_thread(self._accept_loop, f"labkit-{self.name}-accept")
 
     def _accept_loop(self) -> None:
-        while self._wait_readable(self.sock):
+        for _ in self._each_readable(self.sock):
             try:
                 sock, peer = self.sock.accept()
             except OSError:  # nothing left to accept (the client gave up meanwhile)
@@ -410,7 +413,7 @@ class UDPServer(_Base):
         self._start_thread(self._serve_loop, f"labkit-{self.name}-udp")
 
     def _serve_loop(self) -> None:
-        while self._wait_readable(self.sock):
+        for _ in self._each_readable(self.sock):
             self._busy = True
             try:
                 self._serve_one()
