@@ -188,6 +188,7 @@ class Tracer:
         self._main = threading.get_ident()
         self.steps: list[Step] = []
         self.lifelines: list[Lifeline] = []
+        self.started = False
         self.finished = False
 
     # -- recording -------------------------------------------------------------------
@@ -311,6 +312,7 @@ class Tracer:
     # -- the with block --------------------------------------------------------------
     def __enter__(self) -> Tracer:
         _install(self)
+        self.started = True
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -488,6 +490,8 @@ class Tracer:
 
     # -- showing ---------------------------------------------------------------------
     def _require_finished(self) -> None:
+        if not self.started:
+            raise LabkitError("nothing was traced: record with `with labkit.trace() as t:`")
         if not self.finished:
             raise LabkitError("the trace is still recording: show it after the with block")
 
@@ -516,6 +520,8 @@ class Tracer:
         return "\n".join(rows)
 
     def __repr__(self) -> str:
+        if not self.started:
+            return "<trace: not started - use it in a with block>"
         if not self.finished:
             return "<trace: recording>"
         return self.text()

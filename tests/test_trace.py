@@ -80,6 +80,13 @@ def test_traces_do_not_nest():
     assert t.text() == "(no socket calls were traced)"
 
 
+def test_a_trace_used_without_with_says_so():
+    t = labkit.trace()
+    assert repr(t) == "<trace: not started - use it in a with block>"
+    with pytest.raises(LabkitError, match="with labkit.trace"):
+        t.diagram()
+
+
 def test_a_trace_cannot_be_shown_while_it_records():
     with labkit.trace(settle=0.1) as t:
         assert repr(t) == "<trace: recording>"
