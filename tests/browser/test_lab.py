@@ -121,7 +121,7 @@ class Lab:
                    JUPYTER_RUNTIME_DIR=str(folders["runtime"]),
                    JUPYTERLAB_SETTINGS_DIR=str(folders["settings"]),
                    JUPYTERLAB_WORKSPACES_DIR=str(folders["workspaces"]),
-                   JUPYTER_PLATFORM_DIRS="1", PYTHONWARNINGS="ignore")
+                   JUPYTER_PLATFORM_DIRS="1")  # kernels inherit it: no PYTHONWARNINGS here
         env.pop("JUPYTER_TOKEN", None)
         self.token = secrets.token_hex(16)
         self.runtime = folders["runtime"]
