@@ -244,14 +244,15 @@ class Tracer:
         error = None
         if exc is not None:
             error = "timed out" if isinstance(exc, socket.timeout) else type(exc).__name__
-        arg = args[0] if args else None
-        if call in ("recv", "recvfrom"):
-            arg = args[0] if args else None
-        elif call == "recv_into":
+        # what the call was given: an address, a backlog, a bufsize, a direction
+        if call == "sendto":
+            arg = args[-1]
+        elif call in ("send", "sendall", "recv_into", "accept") or not args:
             arg = None
+        else:
+            arg = args[0]
         if error:
-            self._add(sock, call, arg=arg if call not in ("send", "sendall") else None,
-                      error=error)
+            self._add(sock, call, arg=arg, error=error)
             return
         if call in ("bind", "connect"):
             with self._lock:
@@ -272,7 +273,6 @@ class Tracer:
         elif call in ("send", "sendall", "sendto"):
             view = memoryview(args[0]).cast("B")
             n = len(view) if call == "sendall" else result
-            arg = args[-1] if call == "sendto" else None
             with self._lock:
                 line = self._line(sock)
                 start = line.sent
