@@ -220,9 +220,12 @@ class Console:
 
     def _shut(self) -> None:
         self._closed.set()
-        for button in (self._send, self._close):
-            button.disabled = True
-        self._box.disabled = True
+
+        def disable():
+            for control in (self._send, self._close, self._box):
+                control.disabled = True
+
+        _on_main_thread(disable)  # _shut also runs on the reader thread, at EOF
         try:
             self.sock.close()
         except OSError:
