@@ -28,7 +28,13 @@ recorded is not the order we show. Instead each step gets a *logical time*
 Steps are shown sorted by (logical time, reads first, lifeline). For a program
 whose every thread does the same calls with the same results, that is the same
 order on every run. (How TCP cuts the stream into recv pieces is part of the
-result: a program that races its reads against its writes can differ.)
+result: a program that races its reads against its writes can differ.) A
+hand-off the trace cannot see, such as a queue between two threads of one
+server (the chat server's writers), is no link: such a send may be shown
+earlier than what caused it, though always at the same place.
+
+A blocking call already under way when the block begins (a server's recv
+waiting for data) is not seen; the calls after it are.
 """
 
 from __future__ import annotations
