@@ -2,6 +2,7 @@
 
     python -m labkit serve echo --port 9998        # prints "listening on 127.0.0.1:9998"
     python -m labkit client echo --port 9998 你好   # prints the server's reply
+    python -m labkit client chat --port 7000 --nick alice   # chat: type lines, Ctrl-D leaves
     python -m labkit doctor                         # pre-flight checklist
 
 Exit status: 0 success, 1 a failed connection or check, 2 bad usage.
@@ -10,7 +11,11 @@ Exit status: 0 success, 1 a failed connection or check, 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import codecs
+import os
+import select
 import signal
+import socket
 import sys
 import threading
 
@@ -42,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("-v", "--verbose", action="store_true", help="print the event log as it grows")
 
     client = sub.add_parser("client", help="talk to a server once and print its reply",
-                            description="Connect, speak the protocol once, print the reply.")
-    client.add_argument("protocol", choices=("echo", "greeting", "clock"))
+                            description="Connect, speak the protocol once, print the reply. "
+                                        "chat is interactive: each line typed is sent, lines "
+                                        "that arrive are printed, end of input (Ctrl-D) leaves.")
+    client.add_argument("protocol", choices=("echo", "greeting", "clock", "chat"))
+    client.add_argument("--nick", help="chat: the name to take (sends /nick NAME first)")
     client.add_argument("--host", default="127.0.0.1")
     client.add_argument("--port", type=_port, required=True)
     client.add_argument("--timeout", type=float, default=5.0)
@@ -83,7 +91,64 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_chat(args) -> int:
+    """Interactive chat: stdin lines go to the server, a reader thread prints what arrives."""
+    try:
+        sock = clients.connect((args.host, args.port), timeout=args.timeout)
+    except (LabkitError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    closed = threading.Event()
+
+    def reader():  # a terminal program: printing from this thread is fine here
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        sock.settimeout(0.2)
+        try:
+            while not closed.is_set():
+                try:
+                    data = sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                sys.stdout.write(decoder.decode(data))
+                sys.stdout.flush()
+        except OSError:
+            pass
+        finally:
+            closed.set()
+
+    thread = threading.Thread(target=reader, name="labkit-chat-reader", daemon=True)
+    thread.start()
+    stdin = sys.stdin.fileno()
+    try:
+        if args.nick:
+            sock.sendall(f"/nick {args.nick}\n".encode())
+        while not closed.is_set():
+            if not select.select([stdin], [], [], 0.1)[0]:
+                continue
+            data = os.read(stdin, 65536)
+            if not data:  # end of input: leave the room politely
+                sock.sendall(b"/quit\n")
+                break
+            sock.sendall(data)
+    except KeyboardInterrupt:
+        try:
+            sock.sendall(b"/quit\n")
+        except OSError:
+            pass
+    except OSError:
+        pass  # the server went away: the reader sees it too
+    thread.join(2.0)  # what the server still sends, until it closes
+    closed.set()
+    thread.join(1.0)
+    sock.close()
+    return 0
+
+
 def cmd_client(args) -> int:
+    if args.protocol == "chat":
+        return cmd_chat(args)
     target = (args.host, args.port)
     if args.message == "-":  # argv cannot carry U+0000; stdin can
         args.message = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
@@ -117,6 +182,8 @@ def main(argv=None) -> int:
         args.message, extra = extra[0], []
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "client" and args.protocol == "chat" and args.message is not None:
+        parser.error("client chat reads what to send from stdin, not from the command line")
     if args.command == "client" and args.message is None:
         args.message = "你好"
     return {"serve": cmd_serve, "client": cmd_client, "doctor": cmd_doctor}[args.command](args)

@@ -163,10 +163,12 @@ class ChatReport:
         return "\n".join([f"chat conformance: {head}", *rows])
 
 
-def check_chat_server(target, *, slow_lines: int = SLOW_LINES) -> ChatReport:
+def check_chat_server(target, *, slow_lines: int = SLOW_LINES, on_failure=None) -> ChatReport:
     """Run every step against the chat server at *target*; never raises for the server's faults.
 
-    *target* is a server, a ``(host, port)`` pair or a port on 127.0.0.1.
+    *target* is a server, a ``(host, port)`` pair or a port on 127.0.0.1. *on_failure*,
+    if given, is called as ``on_failure(step, detail)`` when a step fails, while the
+    check's clients are still connected (to look at the server in that state).
     """
     address = _address(target)
     report = ChatReport(address)
@@ -192,6 +194,8 @@ def check_chat_server(target, *, slow_lines: int = SLOW_LINES) -> ChatReport:
                 detail = step(join, state)
             except _Failed as exc:
                 report.steps.append((name, False, str(exc)))
+                if on_failure is not None:
+                    on_failure(name, str(exc))
                 report.refused = name == "join" and str(exc).startswith("nothing is listening")
                 break
             report.steps.append((name, True, detail))

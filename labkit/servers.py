@@ -276,6 +276,25 @@ class Connection:
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    def start_thread(self, target, *args) -> threading.Thread:
+        """Run ``target(*args)`` in a thread of this connection that ``server.stop()`` joins.
+
+        Its exceptions are kept like the handler's, never printed: OSError and
+        LabkitError are the peer's doing (logged "dropped"), others go to server.errors.
+        """
+        def run():
+            try:
+                target(*args)
+            except socket.timeout:
+                self.log("timed out", f"silent for {self.server.timeout:g} s")
+            except _PEER_ERRORS as exc:
+                if not self.stopping:
+                    self.log("dropped", f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a bug: keep it for the owner
+                self.server._record_error(self.number, exc)
+        name = getattr(target, "__name__", "thread")
+        return self.server._start_thread(run, f"labkit-{self.server.name}-{name}-{self.number}")
+
 
 class TCPServer(_Base):
     """A TCP server that runs *handler(conn)* in a thread per connection.

@@ -278,11 +278,15 @@ def handle_line(conn, line):
     if isinstance(line, labkit.TooLong):
         tell(conn, b"! line too long\\n")
         return True
-    text = line.decode("utf-8", errors="replace")
+    text = line.decode("utf-8", errors="replace").removesuffix("\\r")
     if text == "/quit":
         return False
-    if text.startswith("/nick "):
-        names[conn.number] = text[6:].strip()
+    if text == "/nick" or text.startswith("/nick "):
+        name = text[5:].strip()
+        if name:
+            names[conn.number] = name
+        else:
+            tell(conn, b"! /nick needs a name\\n")
     else:
         say(conn, f"{names[conn.number]}: {text}\\n")
     return True
@@ -363,6 +367,95 @@ def test_exercise_three_verdicts():
     exec(chat_lesson._SOLUTION, ns)
     verdict = ex.check(ns["my_chat"])
     assert verdict.status == "correct", verdict
+
+
+def test_step2_handles_telnet_line_ends_and_a_bare_nick():
+    base = Baseline()
+    ns = _lesson_namespace()
+    with TCPServer(ns["chat_v2"], timeout=5) as server:
+        with labkit.connect(server) as alice, labkit.connect(server) as bob:
+            server.wait_quiet()
+            alice.sendall(b"/nick\r\n/nick alice\r\nhi\r\n")
+            assert recv_line(alice) == b"! /nick needs a name\n"
+            assert recv_line(bob) == b"alice: hi\n"
+            alice.sendall(b"/quit\r\n")
+            assert recv_line(bob) == b"* alice left\n"
+    base.assert_restored()
+
+
+def _solution_with(*changes):
+    ns = _lesson_namespace()
+    code = chat_lesson._SOLUTION
+    for old, new in changes:
+        assert old in code
+        code = code.replace(old, new)
+    exec(code, ns)
+    return ns["my_chat"]
+
+
+_RAW_THREAD = ("conn.start_thread(writer, conn, outboxes[conn.number])",
+               "threading.Thread(target=writer, args=(conn, outboxes[conn.number]), daemon=True).start()")
+_NO_TRY = ("""    try:
+        while (data := outbox.get()) is not None:    # None: the client has left
+            conn.sendall(data)
+    except OSError:
+        pass               # the connection is gone: stop
+""", """    while (data := outbox.get()) is not None:
+        conn.sendall(data)
+""")
+
+
+def test_exercise_blocking_put_is_named():
+    base = Baseline()
+    verdict = labkit.exercise("10-chat").check(_solution_with(
+        ("outboxes[number].put_nowait(text.encode())", "outboxes[number].put(text.encode())")))
+    assert verdict.status == "not yet"
+    assert verdict.message.startswith("your say() waited on a full queue (a blocking put() "
+                                      "while it holds the room's lock)")
+    base.assert_restored()
+
+
+def test_exercise_writer_exceptions_are_kept_not_printed(capfd):
+    base = Baseline()
+    ex = labkit.exercise("10-chat")
+    verdict = ex.check(_solution_with(_RAW_THREAD, _NO_TRY))  # a Thread() writer without try
+    assert verdict.status == "not yet"
+    assert verdict.message.startswith("your thread 'Thread-")
+    assert "(writer)' raised " in verdict.message
+    assert "in writer(): a writer must catch OSError (the client is gone) and stop" in verdict.message
+    # started with conn.start_thread, the same writer's OSError is the peer's doing
+    assert ex.check(_solution_with(_NO_TRY)).status == "correct"
+    assert ex.check(_solution_with(_RAW_THREAD)).status == "correct"
+    assert capfd.readouterr() == ("", "")  # no thread printed a traceback
+    base.assert_restored()
+
+
+def test_exercise_names_writers_that_never_stop():
+    verdict = labkit.exercise("10-chat").check(_solution_with(
+        _RAW_THREAD, ("outboxes.pop(conn.number).put_nowait(None)", "outboxes.pop(conn.number)")))
+    assert verdict.status == "not yet"
+    assert " of your threads still ran after the server stopped ('Thread-" in verdict.message
+    assert verdict.message.endswith("(put None in when chat_v2 returns) and on OSError. "
+                                    "ex.hint() gives a hint.")
+
+
+def test_connection_start_thread_keeps_exceptions_and_is_joined():
+    base = Baseline()
+    started = []
+
+    def handler(conn):
+        started.append(conn.start_thread(lambda: 1 / 0))
+        started.append(conn.start_thread(conn.sendall, b"x" * 10))
+        conn.recv(10)
+
+    with TCPServer(handler, timeout=5) as server:
+        with labkit.connect(server) as s:
+            assert s.recv(10) == b"x" * 10
+        assert server.wait_quiet(2)
+    assert [type(e) for e in server.errors] == [ZeroDivisionError]
+    assert "[conn 1] error: ZeroDivisionError: division by zero" in repr(server.events)
+    assert not any(t.is_alive() for t in started)
+    base.assert_restored()
 
 
 def test_exercise_reports_a_handler_bug():

@@ -1,10 +1,12 @@
 """The command line contract: python -m labkit serve | client | doctor."""
 
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -148,3 +150,105 @@ def test_doctor_fails_when_an_essential_package_is_missing(tmp_path):
     done = labkit("doctor", env={**ENV, "PYTHONPATH": str(tmp_path)})
     assert done.returncode == 1
     assert "missing: nbval" in done.stdout and "fix: python -m pip install -r requirements.txt" in done.stdout
+
+
+# -- client chat: an interactive terminal client ---------------------------------------------
+
+
+def _chat_client(port, *extra):
+    return subprocess.Popen([sys.executable, "-m", "labkit", "client", "chat", "--port",
+                             str(port), *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
+
+
+def _read_until(stream, want: bytes, timeout=5.0) -> bytes:
+    """Bytes from a pipe until they end with *want* (a deadline, never a blocking read)."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while not got.endswith(want):
+        left = deadline - time.monotonic()
+        assert left > 0, got
+        if select.select([stream], [], [], left)[0]:
+            data = os.read(stream.fileno(), 4096)
+            assert data, got
+            got += data
+    return got
+
+
+def _recv_until(sock, want: bytes) -> bytes:
+    got = b""
+    while not got.endswith(want):
+        data = sock.recv(4096)  # the socket has a timeout
+        assert data, got
+        got += data
+    return got
+
+
+def test_client_chat_sends_stdin_prints_what_arrives_and_quits_at_eof():
+    from labkit import ChatRoom, TCPServer, connect
+
+    threads = threading.active_count()
+    with TCPServer(ChatRoom(), timeout=5) as server:
+        with connect(server) as bob:
+            server.wait_quiet()  # bob is in the room
+            proc = _chat_client(server.port, "--nick", "alice")
+            try:
+                proc.stdin.write("你好\n".encode())
+                proc.stdin.flush()
+                assert _recv_until(bob, b"\n") == "alice: 你好\n".encode()
+                bob.sendall("欢迎 alice\n".encode())
+                assert _read_until(proc.stdout, b"\n") == "guest1: 欢迎 alice\n".encode()
+                proc.stdin.close()  # EOF: the client sends /quit and exits 0
+                assert proc.wait(10) == 0
+                assert _recv_until(bob, b"\n") == b"* alice left\n"
+                assert proc.stdout.read() == b"" and proc.stderr.read() == b""
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+                proc.stdout.close()
+                proc.stderr.close()
+    assert not server.running and server.connections == {}
+    deadline = time.monotonic() + 3
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == threads
+
+
+def test_client_chat_exits_0_when_the_server_closes():
+    from labkit import ChatRoom, TCPServer
+
+    server = TCPServer(ChatRoom(), timeout=5)
+    proc = _chat_client(server.port)
+    try:
+        proc.stdin.write(b"/nick carol\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 5
+        while server.handler.names() != ["carol"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        server.stop()  # stdin stays open: the client must notice the server went away
+        assert proc.wait(10) == 0
+        assert proc.stdout.read() == b"" and proc.stderr.read() == b""
+    finally:
+        server.stop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+    assert server.connections == {}
+
+
+def test_client_chat_against_a_closed_port_says_what_to_check():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        done = labkit("client", "chat", "--port", str(port), input="hi\n")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == f"error: nothing is listening on 127.0.0.1:{port} - is the server cell running?\n"
+
+
+def test_client_chat_takes_no_message_argument():
+    done = labkit("client", "chat", "--port", "7000", "hi")
+    assert done.returncode == 2 and "reads what to send from stdin" in done.stderr
