@@ -11,8 +11,7 @@ against real sockets, and runs the command line (``python -m labkit``).
     labkit.stop_all()
 """
 
-from . import aioserver, chat, clients, conformance, errors, events, exercises, framing, kernelview, langs, loadgen, peers, preflight, protocols, relay, selectserver, servers, widgets
-from . import trace as _trace  # the module; labkit.trace is its trace() function
+from . import aioserver, causal, chat, clients, conformance, errors, events, exercises, figures, framing, interpose, kernelview, langs, loadgen, peers, preflight, protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, widgets
 from .aioserver import *  # noqa: F403
 from .chat import *  # noqa: F403
 from .clients import *  # noqa: F403
@@ -30,13 +29,14 @@ from .protocols import *  # noqa: F403
 from .relay import *  # noqa: F403
 from .selectserver import *  # noqa: F403
 from .servers import *  # noqa: F403
-from .trace import *  # noqa: F403
+from .tracesteps import *  # noqa: F403
+from .tracing import *  # noqa: F403
 from .widgets import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 __all__ = [
     name
-    for module in (_trace, aioserver, chat, clients, conformance, errors, events, exercises, framing, kernelview, langs, loadgen, peers, preflight, protocols, relay, selectserver, servers, widgets)
+    for module in (aioserver, causal, chat, clients, conformance, errors, events, exercises, figures, framing, interpose, kernelview, langs, loadgen, peers, preflight, protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, widgets)
     for name in module.__all__
 ]

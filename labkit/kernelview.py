@@ -356,7 +356,7 @@ _STATE_COLOURS = {"LISTEN": "#f6ad55", "ESTABLISHED": "#68d391", "FIN_WAIT2": "#
 
 
 def _plot(timeline: Timeline):
-    from .trace import _drawable, _figure, _fonts
+    from .figures import _drawable, _figure, _fonts
 
     families, _ = _fonts()
     names = sorted({row.name for s in timeline.snapshots for row in s.rows})

@@ -27,7 +27,7 @@ import time
 from .clients import connect
 from .framing import TextDecoder
 from .kernelview import Timeline
-from .trace import _ignore
+from .interpose import _ignore
 
 __all__ = ["Console", "SocketTable", "RecvSizeExplorer", "recv_pieces", "close_widgets"]
 

@@ -1,4 +1,4 @@
-"""labkit.trace: every socket call of both sides recorded, in an order that never varies."""
+"""labkit.trace() (labkit.tracing): every socket call of both sides recorded, in an order that never varies."""
 
 import io
 import logging
@@ -6,11 +6,13 @@ import re
 import socket
 import warnings
 
+import matplotlib.text
 import pytest
 
 import labkit
 from labkit.errors import LabkitError
-from labkit.trace import Tracer, _drawable
+from labkit.figures import _drawable
+from labkit.tracing import Tracer
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -168,7 +170,40 @@ def test_the_diagram_draws_without_a_warning_and_has_one_lifeline_per_socket(cap
     for name in ("client", "listener", "server conn 1"):
         assert name in texts
     assert "connect(): SYN" in texts and "shutdown(SHUT_WR): FIN" in texts
-    assert fig.get_size_inches()[1] == pytest.approx(1.6 + 0.6 * len(t.steps))
+    assert fig.get_size_inches()[1] == pytest.approx(1.6 + 0.6 * (len(t.steps) + 1.5))
+
+
+def drawn_texts(fig):
+    return [text.get_text() for text in fig.findobj(matplotlib.text.Text)]
+
+
+def test_the_diagram_has_a_legend_and_names_the_read_of_the_fin(baseline):
+    server = labkit.serve(labkit.echo)
+    with labkit.trace() as t:
+        labkit.echo_client(server, "你好")
+    fig = t.diagram()
+    texts = drawn_texts(fig)
+    assert "SYN: connection request  ·  FIN: no more data from this side  ·  6 B = 6 bytes" in texts
+    assert "data" in texts and "opening / closing (SYN, accept, FIN)" in texts
+    assert texts.count("recv → b'' (FIN read)") == 2  # the server's and then the client's
+    assert "recv → 6 B '你好'" in texts or "recv → 6 B '\\u4f60\\u597d'" in texts
+    server.stop()
+
+
+def test_arrows_pass_over_the_listener_through_a_gap_in_its_lifeline(baseline):
+    server = labkit.serve(labkit.echo)
+    with labkit.trace() as t:
+        labkit.echo_client(server, "你好")
+    assert t.names() == ["client", "echo listener", "echo conn 1"]  # the listener between
+    ax = t.diagram().axes[0]
+    gaps = [line for line in ax.lines if line.get_color() == "white"]
+    # client → conn crosses column 1: the sendall, the FIN; conn → client: the reply, the FIN
+    assert len(gaps) == 4
+    assert {tuple(line.get_xdata()) for line in gaps} == {(1, 1)}
+    band = [line for line in ax.lines if tuple(line.get_xdata()) == (1, 1)
+            and line.get_color() != "white" and line.get_linestyle() == "-"]
+    assert band and all(line.get_alpha() == 0.25 and line.get_zorder() == 1 for line in band)
+    server.stop()
 
 
 def test_labels_escape_what_no_font_can_draw():
