@@ -221,16 +221,20 @@ class Console:
     def _shut(self) -> None:
         self._closed.set()
 
-        def disable():
-            for control in (self._send, self._close, self._box):
-                control.disabled = True
-
-        _on_main_thread(disable)  # _shut also runs on the reader thread, at EOF
+        _on_main_thread(self._disable)  # _shut also runs on the reader thread, at EOF
         try:
             self.sock.close()
         except OSError:
             pass
         _drop(self)
+
+    def _disable(self) -> None:
+        """Grey out the text box and both buttons: a disabled primary button stays blue."""
+        for control in (self._send, self._close, self._box):
+            control.disabled = True
+        self._send.button_style = ""
+        self._box.value = ""
+        self._box.placeholder = "(closed)"
 
     @property
     def closed(self) -> bool:
@@ -327,12 +331,32 @@ def recv_pieces(data: bytes, size: int, *, timeout: float = 2.0) -> list[bytes]:
 _PIECE_COLOURS = ("#bee3f8", "#c6f6d5", "#fefcbf", "#fed7e2", "#e9d8fd", "#feebc8")
 
 
-def _piece_html(i: int, piece: bytes) -> str:
-    text = piece.decode("utf-8", errors="backslashreplace")
-    colour = _PIECE_COLOURS[i % len(_PIECE_COLOURS)]
-    return (f"<span style='display:inline-block;margin:2px;padding:3px 6px;background:{colour};"
-            f"border:1px solid #718096;border-radius:4px;font-family:monospace;font-size:15px'>"
-            f"{html.escape(text)}<sub style='color:#4a5568'> {len(piece)}</sub></span>")
+_CELL = ("padding:3px 6px;border:1px solid #718096;border-radius:4px;font-family:monospace;"
+         "font-size:15px;text-align:center;white-space:pre")
+
+
+def _pieces_table(pieces: list[bytes], decoded: list[str]) -> str:
+    """One column per recv: its number, its bytes, its length, then below it the text
+    the decoder gave back for it, in the same colour, so each lines up with its piece."""
+    def row(head, cells):
+        return (f"<tr><th style='text-align:right;padding-right:6px;font-weight:normal;"
+                f"color:#4a5568;white-space:nowrap'>{head}</th>{''.join(cells)}</tr>")
+
+    def cell(i, content, *, box=True):
+        colour = _PIECE_COLOURS[i % len(_PIECE_COLOURS)]
+        style = f"{_CELL};background:{colour}" if box else "text-align:center;color:#4a5568"
+        return f"<td style='{style}'>{content}</td>"
+
+    shown = [html.escape(p.decode("utf-8", errors="backslashreplace")) for p in pieces]
+    text = [html.escape(d) if d else "<span style='color:#718096'>—</span>"
+            for d in decoded]
+    return ("<table style='border-collapse:separate;border-spacing:3px'>"
+            + row("recv", [cell(i, f"#{i + 1}", box=False) for i in range(len(pieces))])
+            + row("bytes", [cell(i, s) for i, s in enumerate(shown)])
+            + row("length", [cell(i, f"{len(p)} byte{'s' * (len(p) != 1)}", box=False)
+                             for i, p in enumerate(pieces)])
+            + row("decoded", [cell(i, t) for i, t in enumerate(text)])
+            + "</table>")
 
 
 class RecvSizeExplorer:
@@ -342,8 +366,9 @@ class RecvSizeExplorer:
     >>> explorer.pieces(4)[:2]
     [b'\\xe6\\xac\\xa2\\xe6', b'\\xac\\xa2\\xe8\\xbf']
 
-    Each piece is shown as it would decode on its own: ``\\xe6`` marks a byte of
-    a character cut in half. Below, what an incremental decoder makes of them.
+    One column per piece: its number, its bytes as they would decode on their own
+    (``\\xe6`` marks a byte of a character cut in half), its length in bytes, and
+    under it the text an incremental decoder gave back when it was fed.
     """
 
     def __init__(self, data="欢迎访问>>>>你好", *, size: int = 4, max_size: int | None = None):
@@ -370,12 +395,13 @@ class RecvSizeExplorer:
         pieces = self.pieces(size)
         decoder = TextDecoder()
         decoded = [decoder.feed(p) for p in pieces]
-        boxes = "".join(_piece_html(i, p) for i, p in enumerate(pieces))
         steps = " + ".join(repr(d) for d in decoded)
         return (f"<div>{len(self.data)} bytes sent at once; <code>recv({size})</code> "
-                f"returned {len(pieces)} pieces:</div><div>{boxes}</div>"
-                f"<div style='margin-top:4px'>an incremental decoder turns them into: "
-                f"<code>{html.escape(steps)}</code></div>")
+                f"returned {len(pieces)} piece{'s' * (len(pieces) != 1)}. Under each piece, the "
+                f"text an incremental decoder gave back for it (—: nothing yet, a character "
+                f"is still incomplete):</div>"
+                f"<div style='overflow-x:auto'>{_pieces_table(pieces, decoded)}</div>"
+                f"<div style='margin-top:4px'>joined: <code>{html.escape(steps)}</code></div>")
 
     def show(self, size: int) -> None:
         """Move the slider to *size* (the picture follows)."""

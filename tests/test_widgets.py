@@ -29,13 +29,19 @@ def test_an_echo_console_sends_shows_the_replies_and_closes(baseline):
     assert console.sock.fileno() == -1 and not console._thread.is_alive()
     assert console.transcript().endswith("\n(closed)")
     assert repr(console) == "<Console connected to echo (closed)>"
-    assert console._send.disabled and console._box.disabled
+    assert_disabled(console)
     console.send("too late")
     assert console.transcript().endswith("(the connection is closed)")
     server.stop()
     log = server.log()
     assert log.kinds(1) == ["connected", "received", "sent", "received", "sent",
                             "end of stream", "closed"]
+
+
+def assert_disabled(console):
+    assert console._send.disabled and console._box.disabled and console._close.disabled
+    assert console._send.button_style == ""  # not the bright blue of "primary"
+    assert console._box.placeholder == "(closed)" and console._box.value == ""
 
 
 def test_chat_consoles_end_lines_with_a_newline_and_see_each_other(baseline):
@@ -59,7 +65,51 @@ def test_a_console_closes_itself_when_the_server_goes(baseline):
     console._thread.join(2)
     assert console.closed and console.sock.fileno() == -1
     assert console.transcript() == "(the server closed the connection)"
+    assert_disabled(console)
     assert close_widgets() == 0  # it took itself off the list
+
+
+class FakeKernel:
+    """A kernel whose event loop runs what it is handed only when the test says so."""
+
+    def __init__(self):
+        self.kernel = self
+        self.io_loop = self
+        self.queued = []
+
+    def add_callback(self, fn):
+        self.queued.append((threading.current_thread(), fn))
+
+
+def test_in_a_kernel_the_reader_thread_has_the_loop_disable_the_controls(baseline, monkeypatch):
+    import IPython
+
+    kernel = FakeKernel()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: kernel)
+    server = labkit.serve(labkit.echo)
+    console = Console(server)
+    server.wait_quiet()
+    server.stop()  # the server closes: the reader thread sees b''
+    console._thread.join(2)
+    assert console.closed and not console._send.disabled  # not touched from the thread
+    assert [thread.name for thread, _ in kernel.queued] == ["labkit-console-echo"]
+    for _, fn in kernel.queued:  # what the kernel's loop then runs, on the main thread
+        fn()
+    assert_disabled(console)
+
+
+def test_in_a_kernel_a_click_on_close_disables_the_controls_at_once(baseline, monkeypatch):
+    import IPython
+
+    kernel = FakeKernel()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: kernel)
+    server = labkit.serve(labkit.echo)
+    console = Console(server)
+    console._close.click()  # a click is handled on the main thread
+    assert kernel.queued == []
+    assert_disabled(console)
+    assert console.transcript().endswith("(closed)")
+    server.stop()
 
 
 def test_recv_cuts_the_same_bytes_into_pieces_of_at_most_its_size(baseline):
@@ -78,7 +128,7 @@ def test_the_explorer_redraws_when_the_slider_moves():
     assert explorer.pieces(4)[:2] == [b"\xe6\xac\xa2\xe8", b"\xbf\x8e\xe8\xae"]
     assert "returned 6 pieces" in explorer._html.value
     explorer.show(22)
-    assert "returned 1 pieces" in explorer._html.value
+    assert "returned 1 piece." in explorer._html.value
     assert "&#x27;欢迎访问&gt;&gt;&gt;&gt;你好&#x27;" in explorer._html.value
     explorer.show(5)
     assert "\\xe8\\xbf" in explorer._html.value  # a character cut in half, shown as bytes
