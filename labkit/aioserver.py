@@ -15,10 +15,8 @@ joins the thread, and it is a context manager.
 from __future__ import annotations
 
 import asyncio
-import selectors
 import socket
 import threading
-import time
 
 from .framing import TextDecoder
 from .protocols import ECHO_PREFIX
@@ -109,21 +107,7 @@ class AsyncioServer(_Base):
         """How many connections are open now."""
         return len(self._writers)
 
-    def wait_quiet(self, timeout: float = 1.0) -> bool:
-        """Wait until no connection waits to be accepted (the loop has taken them all)."""
-        deadline = time.monotonic() + timeout
-        while not self._stopped:
-            try:
-                with selectors.DefaultSelector() as sel:
-                    sel.register(self.sock, selectors.EVENT_READ)
-                    if not sel.select(0):
-                        return True
-            except (OSError, ValueError):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.002)
-        return True
+    # wait_quiet() (from _Base) waits until no connection waits to be accepted
 
     def _interrupt(self) -> None:
         if self._loop is not None and self._done is not None:

@@ -82,14 +82,8 @@ def is_stub(answer) -> bool:
     return True
 
 
-def call(fn, *args, timeout: float = 3.0, what: str | None = None):
-    """Run the learner's *fn(*args)* in a thread; turn every failure into NotYet.
-
-    A call that does not return within *timeout* seconds is reported, not
-    waited for: the thread is a daemon, and the check's server closes the
-    sockets it was waiting on.
-    """
-    what = what or f"{getattr(fn, '__name__', 'your function')}()"
+def _in_thread(fn, *args) -> tuple[threading.Thread, dict]:
+    """Start *fn(*args)* in a daemon thread; its result or exception lands in the dict."""
     box: dict = {}
 
     def run():
@@ -100,6 +94,18 @@ def call(fn, *args, timeout: float = 3.0, what: str | None = None):
 
     thread = threading.Thread(target=run, name="labkit-exercise", daemon=True)
     thread.start()
+    return thread, box
+
+
+def call(fn, *args, timeout: float = 3.0, what: str | None = None):
+    """Run the learner's *fn(*args)* in a thread; turn every failure into NotYet.
+
+    A call that does not return within *timeout* seconds is reported, not
+    waited for: the thread is a daemon, and the check's server closes the
+    sockets it was waiting on.
+    """
+    what = what or f"{getattr(fn, '__name__', 'your function')}()"
+    thread, box = _in_thread(fn, *args)
     thread.join(timeout)
     if thread.is_alive():
         raise NotYet(f"{what} did not return within {timeout:g} s. Is it blocked in a call "

@@ -40,7 +40,7 @@ import time
 from .events import preview
 from .framing import TextDecoder
 from .protocols import ECHO_PREFIX
-from .servers import LOOPBACK, _Base, _bind, _replace
+from .servers import LOOPBACK, _any_readable, _Base, _bind, _replace
 
 __all__ = ["SelectServer", "serve_select"]
 
@@ -229,30 +229,15 @@ class SelectServer(_Base):
     def _log(self, client: _Client, kind: str, detail: str = "", **fields) -> None:
         self.events.add(client.number, kind, detail, peer=client.peer, **fields)
 
-    # -- waiting for quiet ---------------------------------------------------
-    def wait_quiet(self, timeout: float = 1.0) -> bool:
-        """Wait until the loop is idle, nothing is readable and every reply went out."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._stopped or self._quiet():
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.002)
-
+    # -- waiting for quiet (wait_quiet() comes from _Base) -------------------
     def _quiet(self) -> bool:
         if not self._idle:
             return False
         clients = list(self.clients.values())
         if any(c.out for c in clients):
             return False
-        try:
-            with selectors.DefaultSelector() as sel:
-                for s in [self.sock] + [c.sock for c in clients]:
-                    sel.register(s, selectors.EVENT_READ)
-                return not sel.select(0) and self._idle
-        except (OSError, ValueError, KeyError):  # a socket closed meanwhile
-            return False
+        # quiet: the loop is idle, nothing is readable and every reply went out
+        return not _any_readable([self.sock] + [c.sock for c in clients]) and self._idle
 
     def __repr__(self) -> str:
         text = super().__repr__()[:-1]

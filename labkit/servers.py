@@ -212,8 +212,22 @@ class _Base:
         self.wait_quiet(wait)
         return self.events
 
-    def wait_quiet(self, timeout: float = 1.0) -> bool:  # pragma: no cover - overridden
-        return True
+    def wait_quiet(self, timeout: float = 1.0) -> bool:
+        """Wait until the server has nothing left to do (see ``_quiet``).
+
+        Returns False if that did not happen within *timeout* seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._stopped or self._quiet():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+
+    def _quiet(self) -> bool:
+        """True when no work is pending; each kind of server says what that means."""
+        return not _any_readable([self.sock])
 
     def __repr__(self) -> str:
         state = f"listening on {self.host}:{self.port}" if self.running else "stopped"
@@ -370,33 +384,12 @@ class TCPServer(_Base):
             except OSError:
                 pass
 
-    def wait_quiet(self, timeout: float = 1.0) -> bool:
-        """Wait until no connection is pending and every handler waits for input.
-
-        Returns False if that did not happen within *timeout* seconds.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._stopped or self._quiet():
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.002)
-
     def _quiet(self) -> bool:
         with self._lock:
             conns = [c for c in self.connections.values() if not c.done]
-        socks = [self.sock] + [c.sock for c in conns]
-        for conn in conns:
-            if not conn.waiting:
-                return False
-        try:
-            with selectors.DefaultSelector() as sel:
-                for s in socks:
-                    sel.register(s, selectors.EVENT_READ)
-                return not sel.select(0)  # anything readable has work left to do
-        except (OSError, ValueError, KeyError):  # a socket closed meanwhile
-            return False
+        # quiet: no connection waits to be accepted, and every handler waits for input
+        # that has not arrived (anything readable still has work to do)
+        return all(c.waiting for c in conns) and not _any_readable([self.sock] + [c.sock for c in conns])
 
     def __repr__(self) -> str:
         text = super().__repr__()[:-1]
@@ -459,20 +452,19 @@ class UDPServer(_Base):
         except Exception as exc:
             self._record_error(number, exc)
 
-    def wait_quiet(self, timeout: float = 1.0) -> bool:
-        """Wait until no datagram is queued and none is being handled."""
-        deadline = time.monotonic() + timeout
-        while not self._stopped:
-            try:
-                with selectors.DefaultSelector() as sel:
-                    sel.register(self.sock, selectors.EVENT_READ)
-                    if not self._busy and not sel.select(0):
-                        return True
-            except (OSError, ValueError):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.002)
+    def _quiet(self) -> bool:
+        # quiet: no datagram is queued and none is being handled
+        return not self._busy and not _any_readable([self.sock])
+
+
+def _any_readable(socks) -> bool:
+    """True if any of *socks* has data (or EOF) waiting; a closed socket counts as busy."""
+    try:
+        with selectors.DefaultSelector() as sel:
+            for sock in socks:
+                sel.register(sock, selectors.EVENT_READ)
+            return bool(sel.select(0))
+    except (OSError, ValueError, KeyError):  # a socket closed meanwhile
         return True
 
 

@@ -26,7 +26,7 @@ class Baseline:
         return [t.name for t in threading.enumerate()
                 if t.ident not in self.threads and t.is_alive()]
 
-    def assert_restored(self, timeout: float = 2.0) -> None:
+    def assert_restored(self, timeout: float = 6.0) -> None:
         # handler threads close their socket and then exit; give them a moment
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

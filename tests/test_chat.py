@@ -1,7 +1,6 @@
 """The chat server (labkit.chat), its conformance check and lesson 10's exercise."""
 
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -10,48 +9,15 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 import labkit
 from labkit import ChatRoom, TCPServer, check_chat_server
 from labkit.lessons import chat as chat_lesson
+from support import Baseline
 
 pytestmark = pytest.mark.timeout(30)
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Baseline:
-    """Threads and file descriptors now; ``assert_restored()`` waits until they are back.
-
-    Descriptors are psutil's num_fds() less the epoll instances: a server's accept
-    thread opens a fresh selector for each wait, so that one comes and goes."""
-
-    def __init__(self):
-        self.threads = {t.ident for t in threading.enumerate()}
-        self.fds = fd_count()
-
-    def extra_threads(self):
-        return [t.name for t in threading.enumerate() if t.ident not in self.threads]
-
-    def assert_restored(self, timeout=3.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.extra_threads() and fd_count() <= self.fds:
-                return
-            time.sleep(0.01)
-        assert self.extra_threads() == []
-        assert fd_count() <= self.fds
-
-
-def fd_count():
-    epolls = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            epolls += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventpoll]"
-        except OSError:  # closed meanwhile (or the listing's own descriptor)
-            pass
-    return psutil.Process().num_fds() - epolls
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ threads and file descriptors are back to where they were before the abuse (and a
 stop(), to where they were before the server started).
 """
 
-import os
 import random
 import re
 import socket
@@ -20,49 +19,15 @@ import threading
 import time
 import weakref
 
-import psutil
 import pytest
 
 import labkit
 from labkit import TCPServer, encode_utf, handler_for, read_utf
+from support import Baseline
 
 pytestmark = pytest.mark.timeout(30)
 ALL = ("echo", "greeting", "clock", "chat")
 READERS = ("echo", "greeting", "chat")  # the protocols that read what the client sends
-
-
-class Baseline:
-    """Threads and file descriptors now; ``assert_restored()`` waits until they are back.
-
-    Descriptors are psutil's num_fds() less the epoll instances: a server's accept
-    thread opens a fresh selector for each wait, so that one comes and goes."""
-
-    def __init__(self):
-        self.threads = {t.ident for t in threading.enumerate()}
-        self.fds = fd_count()
-
-    def extra_threads(self):
-        return [t.name for t in threading.enumerate() if t.ident not in self.threads]
-
-    def assert_restored(self, timeout=6.0):
-        # handler threads close their socket and exit a moment after the client left
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.extra_threads() and fd_count() <= self.fds:
-                return
-            time.sleep(0.01)
-        assert self.extra_threads() == []
-        assert fd_count() <= self.fds
-
-
-def fd_count():
-    epolls = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            epolls += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventpoll]"
-        except OSError:  # closed meanwhile (or the listing's own descriptor)
-            pass
-    return psutil.Process().num_fds() - epolls
 
 
 @pytest.fixture(params=ALL)

@@ -12,10 +12,9 @@ has not served "until both have left".
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
-from ..exercises import NotYet, register
+from ..exercises import NotYet, _in_thread, register
 from ..protocols import ECHO_PREFIX
 
 _SOLUTION = '''
@@ -39,20 +38,6 @@ def serve_two(listener):
 _SCRIPT = [(1, "你好, I am client 1"), (2, "hello, I am client 2"),
            (1, "再见 from 1"), (2, "still here, 2")]
 _LAST = (2, "client 1 has gone; 2 again")
-
-
-def _run_in_background(fn, *args) -> tuple[threading.Thread, dict]:
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - reported to the learner
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="labkit-exercise", daemon=True)
-    thread.start()
-    return thread, box
 
 
 def _reply(sock: socket.socket, want: bytes, timeout: float) -> bytes | None:
@@ -133,7 +118,7 @@ def _check_two(serve_two) -> str:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(5)  # a server that waits for a third client gives up in the end
     clients: dict[int, socket.socket] = {}
-    thread, box = _run_in_background(serve_two, listener)
+    thread, box = _in_thread(serve_two, listener)
     try:
         try:
             _converse(listener, clients)
