@@ -20,7 +20,7 @@ import threading
 
 from .framing import TextDecoder
 from .protocols import ECHO_PREFIX
-from .servers import LOOPBACK, _Base, _bind
+from .servers import LOOPBACK, _Base
 
 __all__ = ["echo_stream", "AsyncioServer"]
 
@@ -62,12 +62,7 @@ class AsyncioServer(_Base):
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = None
         self._done = None
-        try:
-            self.sock = _bind(socket.SOCK_STREAM, host, port)
-        except BaseException:
-            self._wake_r.close()
-            self._wake_w.close()
-            raise
+        self.sock = self._open(socket.SOCK_STREAM, host, port)
         self._note_address(host)
         self._ready = threading.Event()
         self._start_thread(self._run, f"labkit-{self.name}-asyncio")

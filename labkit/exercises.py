@@ -16,6 +16,7 @@ for the first wrong thing it finds and returns a short success message.
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import html
 import threading
@@ -80,6 +81,23 @@ def is_stub(answer) -> bool:
         if op.opname in ("LOAD_CONST", "RETURN_CONST") and op.argval not in (None, Ellipsis):
             return False  # returns a real value, e.g. ``return 42`` (docstrings are not loaded)
     return True
+
+
+def _refers_to(fn, targets) -> bool:
+    """True if *fn* is one of *targets*, or names one as a global or holds one in a closure.
+
+    Lets a check notice an answer that hands the work to labkit's own function.
+    """
+    if any(fn is target for target in targets):
+        return True
+    names = getattr(getattr(fn, "__code__", None), "co_names", ())
+    found = getattr(fn, "__globals__", {})
+    cells = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            cells.append(cell.cell_contents)
+    return (any(found.get(name) is target for name in names for target in targets)
+            or any(c is target for c in cells for target in targets))
 
 
 def _in_thread(fn, *args) -> tuple[threading.Thread, dict]:

@@ -32,7 +32,7 @@ import socket
 import time
 
 from .events import preview
-from .servers import LOOPBACK, _Base, _bind, _check_address, _replace
+from .servers import LOOPBACK, _Base, _check_address, _replace
 
 __all__ = ["Relay", "serve_relay"]
 
@@ -77,12 +77,7 @@ class Relay(_Base):
         self.peers: dict[tuple, int] = {}
         self._upstream_socks: dict[tuple, socket.socket] = {}
         self._idle = False
-        try:
-            self.sock = _bind(socket.SOCK_DGRAM, host, port)
-        except BaseException:
-            self._wake_r.close()
-            self._wake_w.close()
-            raise
+        self.sock = self._open(socket.SOCK_DGRAM, host, port)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.sock, selectors.EVENT_READ, None)
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")

@@ -40,7 +40,7 @@ import time
 from .events import preview
 from .framing import TextDecoder
 from .protocols import ECHO_PREFIX
-from .servers import LOOPBACK, _any_readable, _Base, _bind, _replace
+from .servers import LOOPBACK, _any_readable, _Base, _replace
 
 __all__ = ["SelectServer", "serve_select"]
 
@@ -85,14 +85,9 @@ class SelectServer(_Base):
         self.clients: dict[int, _Client] = {}
         self.accepted = 0
         self._idle = False  # True while the loop waits in select() with nothing to do
-        try:
-            self.sock = _bind(socket.SOCK_STREAM, host, port)
-            self.sock.listen(backlog)  # many clients may connect at once
-            self.sock.setblocking(False)
-        except BaseException:
-            self._wake_r.close()
-            self._wake_w.close()
-            raise
+        self.sock = self._open(socket.SOCK_STREAM, host, port)
+        self.sock.listen(backlog)  # many clients may connect at once
+        self.sock.setblocking(False)
         self._note_address(host)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.sock, selectors.EVENT_READ)

@@ -138,6 +138,15 @@ class _Base:
         if not _is_loopback(host):
             self.events.add(0, "note", f"listening on {host}, reachable from other machines")
 
+    def _open(self, kind: int, host: str, port: int) -> socket.socket:
+        """Bind (and listen) the server's socket; on failure close what __init__ opened."""
+        try:
+            return _bind(kind, host, port)
+        except BaseException:
+            self._wake_r.close()
+            self._wake_w.close()
+            raise
+
     # -- errors -------------------------------------------------------------
     def _record_error(self, conn: int, exc: BaseException) -> None:
         self.errors.append(exc)
@@ -329,12 +338,7 @@ class TCPServer(_Base):
         self.max_connections = max_connections
         self.connections: dict[int, Connection] = {}
         self.accepted = 0
-        try:
-            self.sock = _bind(socket.SOCK_STREAM, host, port)
-        except BaseException:
-            self._wake_r.close()
-            self._wake_w.close()
-            raise
+        self.sock = self._open(socket.SOCK_STREAM, host, port)
         self.sock.setblocking(False)  # accept() after select() must never block
         self._note_address(host)
         self._start_thread(self._accept_loop, f"labkit-{self.name}-accept")
@@ -414,12 +418,7 @@ class UDPServer(_Base):
         super().__init__(name or _name_of(handler), host, port, timeout)
         self.handler = handler
         self.peers: dict[tuple, int] = {}
-        try:
-            self.sock = _bind(socket.SOCK_DGRAM, host, port)
-        except BaseException:
-            self._wake_r.close()
-            self._wake_w.close()
-            raise
+        self.sock = self._open(socket.SOCK_DGRAM, host, port)
         self._busy = False
         self._note_address(host)
         self._start_thread(self._serve_loop, f"labkit-{self.name}-udp")

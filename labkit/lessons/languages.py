@@ -16,7 +16,7 @@ import threading
 
 from .. import framing, langs
 from ..errors import LabkitError
-from ..exercises import NotYet, call, register
+from ..exercises import NotYet, _refers_to, call, register
 from ..framing import encode_utf, read_utf
 from ..peers import AdversarialPeer
 from ..protocols import greeting, java_address
@@ -43,20 +43,6 @@ def _what_java_read(server) -> str:
 
 
 # --- answers that hand the work to labkit -----------------------------------------------
-
-
-def _refers_to(fn, targets) -> bool:
-    """True if *fn* is one of *targets*, or names one as a global or holds one in a closure."""
-    if any(fn is target for target in targets):
-        return True
-    names = getattr(getattr(fn, "__code__", None), "co_names", ())
-    found = getattr(fn, "__globals__", {})
-    cells = []
-    for cell in getattr(fn, "__closure__", None) or ():
-        with contextlib.suppress(ValueError):  # an empty cell
-            cells.append(cell.cell_contents)
-    return (any(found.get(name) is target for name in names for target in targets)
-            or any(c is target for c in cells for target in targets))
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ import threading
 import time
 
 from .. import framing
-from ..exercises import NotYet, call, register
+from ..exercises import NotYet, _refers_to, call, register
 from ..peers import AdversarialPeer, utf8_cuts
 from .connect import outcome, tcp_pair
 
@@ -119,19 +119,6 @@ def recv_exactly(sock, n):
 '''
 
 
-def _refers_to(fn, target) -> bool:
-    """True if *fn* is *target*, or names it as a global or holds it in a closure."""
-    if fn is target:
-        return True
-    names = getattr(getattr(fn, "__code__", None), "co_names", ())
-    found = getattr(fn, "__globals__", {})
-    cells = []
-    for cell in getattr(fn, "__closure__", None) or ():
-        with contextlib.suppress(ValueError):  # an empty cell
-            cells.append(cell.cell_contents)
-    return any(found.get(name) is target for name in names) or any(c is target for c in cells)
-
-
 @contextlib.contextmanager
 def _watching_labkits_recv_exactly():
     """During the check, labkit.recv_exactly and labkit.framing.recv_exactly still work but
@@ -169,7 +156,7 @@ _WRITE_IT_YOURSELF = ("Your recv_exactly calls labkit.recv_exactly, which does t
     "ConnectionError instead of looping forever.",
 ])
 def _check_recv_exactly(recv_exactly) -> str:
-    if _refers_to(recv_exactly, framing.recv_exactly):
+    if _refers_to(recv_exactly, [framing.recv_exactly]):
         raise NotYet(_WRITE_IT_YOURSELF)
     with _watching_labkits_recv_exactly() as used:
         return _check_recv_exactly_loop(recv_exactly, used)
