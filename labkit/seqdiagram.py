@@ -17,7 +17,7 @@ __all__: list[str] = []
 
 _COLOURS = {"listener": "#c05621", "client": "#2b6cb0", "conn": "#2f855a", "socket": "#4a5568"}
 _FIN, _SYN, _ERROR, _INK, _GREY = "#c53030", "#6b46c1", "#c53030", "#1a202c", "#4a5568"
-_LEGEND_ROWS = 1.5  # rows of space under the last call for the legend
+_LEGEND_ROWS = 1.2  # rows of space under the last call for the legend
 
 
 def _draw(tracer, *, width=None, limit=14):
@@ -149,7 +149,7 @@ def _legend(ax, families, *, dotted: bool) -> None:
     keys = [sample("-"), words("data"), words("   "), sample("--"),
             words("opening / closing (SYN, accept, FIN)")]
     if dotted:
-        keys += [words("   "), sample(":"), words("bytes from an earlier send")]
+        keys += [words("   "), sample(":"), words("earlier part of the same send")]
     rows = VPacker(children=[terms, HPacker(children=keys, align="center", pad=0, sep=4)],
                    align="left", pad=0, sep=6)
     ax.add_artist(AnchoredOffsetbox(loc="lower left", child=rows, pad=0.4, borderpad=0.2,

@@ -170,7 +170,7 @@ def test_the_diagram_draws_without_a_warning_and_has_one_lifeline_per_socket(cap
     for name in ("client", "listener", "server conn 1"):
         assert name in texts
     assert "connect(): SYN" in texts and "shutdown(SHUT_WR): FIN" in texts
-    assert fig.get_size_inches()[1] == pytest.approx(1.6 + 0.6 * (len(t.steps) + 1.5))
+    assert fig.get_size_inches()[1] == pytest.approx(1.6 + 0.6 * (len(t.steps) + 1.2))
 
 
 def drawn_texts(fig):
