@@ -11,7 +11,12 @@ against real sockets, and runs the command line (``python -m labkit``).
     labkit.stop_all()
 """
 
-from . import aioserver, causal, chat, clients, conformance, errors, events, exercises, figures, framing, interpose, kernelview, langs, loadgen, peers, preflight, protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, widgets
+from . import (
+    aioserver, causal, chat, clients, conformance, errors, events, exercises, figures,
+    framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
+    protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, widgets,
+)
+# the public names of every module (internal modules such as causal and seqdiagram export none)
 from .aioserver import *  # noqa: F403
 from .chat import *  # noqa: F403
 from .clients import *  # noqa: F403
@@ -20,11 +25,12 @@ from .errors import *  # noqa: F403
 from .events import *  # noqa: F403
 from .exercises import *  # noqa: F403
 from .framing import *  # noqa: F403
-from .loadgen import *  # noqa: F403
 from .kernelview import *  # noqa: F403
 from .langs import *  # noqa: F403
+from .loadgen import *  # noqa: F403
 from .peers import *  # noqa: F403
 from .preflight import *  # noqa: F403
+from .programs import *  # noqa: F403
 from .protocols import *  # noqa: F403
 from .relay import *  # noqa: F403
 from .selectserver import *  # noqa: F403
@@ -35,8 +41,9 @@ from .widgets import *  # noqa: F403
 
 __version__ = "0.1.0"
 
-__all__ = [
-    name
-    for module in (aioserver, causal, chat, clients, conformance, errors, events, exercises, figures, framing, interpose, kernelview, langs, loadgen, peers, preflight, protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, widgets)
-    for name in module.__all__
-]
+_MODULES = (
+    aioserver, causal, chat, clients, conformance, errors, events, exercises, figures,
+    framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
+    protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, widgets,
+)
+__all__ = [name for module in _MODULES for name in module.__all__]

@@ -6,18 +6,9 @@
     run_php("programs/client.php", "127.0.0.1", "65533")   # runs to the end; its output
     stop_programs()                                    # every program started here
 
-Theory of operation
--------------------
-A program is started from an argument list (never through a shell), with stdin
-closed and stdout and stderr on pipes. Two daemon threads read the pipes line by
-line and keep the lines, decoded as UTF-8; a cell shows them when it asks, so a
-program never prints into whatever cell happens to be running.
-
-A server is ready when it says so: ``start_*`` waits for its *readiness line* on
-stdout, not for a probe connection - the seed's Java server quits on any
-IOException, a probe's included. ``stop()`` sends SIGTERM, then SIGKILL after a
-timeout, and joins the reader threads. Programs started with ``start_*`` are
-kept in a registry by name, so re-running a cell replaces the old process.
+The programs run through :mod:`labkit.programs` (argument lists, never a shell;
+a readiness line on stdout rather than a probe connection, which the seed's Java
+server would die of; output kept for the cell to show; a registry by name).
 
 Java runs compiled: the source files are compiled once with ``javac`` into a
 temporary folder (cached by their content), then started with ``java -cp``: a
@@ -37,16 +28,16 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-from .errors import LabkitError, LabTimeoutError, RuntimeMissingError
+from .errors import LabkitError, RuntimeMissingError
 from .framing import encode_modified_utf8
+from .programs import (  # noqa: F401 - stop_programs and running_programs: langs.stop_programs()
+    Finished, Output, Program, program_path, run_program, running_programs, start_program,
+    stop_programs)
 
-__all__ = ["Program", "Finished", "Output", "Runtime", "find_runtime", "runtimes",
-           "program_path", "start_program", "run_program", "running_programs", "stop_programs",
-           "java_command", "php_command", "start_java", "run_java", "start_php", "run_php",
-           "show_changes", "explain_utf"]
+__all__ = ["Runtime", "find_runtime", "runtimes", "java_command", "php_command", "start_java",
+           "run_java", "start_php", "run_php", "show_changes", "explain_utf"]
 
 INSTALL = {
     "java": "apt-get install default-jdk-headless (Java 11 or newer)",
@@ -58,7 +49,6 @@ JAVA_OPTIONS = ["-Dfile.encoding=UTF-8", "-Dsun.stdout.encoding=UTF-8",
                 "-Dsun.stderr.encoding=UTF-8", "-Dstdout.encoding=UTF-8",
                 "-Dstderr.encoding=UTF-8", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
 PHP_OPTIONS = ["-d", "display_errors=stderr"]  # PHP's warnings on stderr, where we look for them
-_PROGRAMS = Path(__file__).resolve().parent.parent / "notebooks" / "programs"
 
 
 # --- finding the runtimes ---------------------------------------------------------
@@ -131,266 +121,6 @@ def runtimes() -> dict:
         except RuntimeMissingError as exc:
             found[name] = str(exc)
     return found
-
-
-def program_path(name) -> Path:
-    """Find a program file: as given, then in ``programs/``, then in the course's programs folder."""
-    path = Path(name)
-    for candidate in (path, Path("programs") / path, _PROGRAMS / path.name):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise FileNotFoundError(f"no program file {str(name)!r} here, in programs/ or in {_PROGRAMS}")
-
-
-# --- output a cell can show -----------------------------------------------------------
-
-
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-class Output(str):
-    """Text a program printed; shown as is, with control characters escaped (U+0000 as \\x00)."""
-
-    def __repr__(self) -> str:
-        return _INVISIBLE.sub(lambda m: repr(m.group())[1:-1], str(self)) or "(no output)"
-
-
-class Program:
-    """A running program: its output so far, a readiness wait, and stop().
-
-    >>> with Program(["php", "programs/server.php", "0"], ready="listening") as server:
-    ...     server.port
-    41873
-
-    Threading contract: two reader threads own the pipes; every method may be
-    called from the cell's thread at any time.
-    """
-
-    def __init__(self, argv, *, name: str | None = None, ready=None, timeout: float = 10.0,
-                 cwd=None):
-        self.argv = [str(a) for a in argv]
-        self.name = name or Path(self.argv[0]).name
-        self.ready_line: str | None = None
-        self._lines = {"stdout": [], "stderr": []}
-        self._cursor = 0  # stdout lines already handed out by new_output / wait_output
-        self._changed = threading.Condition()
-        self._stopped = False
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, cwd=cwd)
-        self._readers = [
-            threading.Thread(target=self._read, args=(stream, getattr(self.proc, stream)),
-                             name=f"labkit-{self.name}-{stream}", daemon=True)
-            for stream in ("stdout", "stderr")]
-        for reader in self._readers:
-            reader.start()
-        if ready is not None:
-            try:
-                self.ready_line = self.wait_output(ready, timeout=timeout).splitlines()[-1]
-            except BaseException:
-                self.stop()
-                raise
-
-    def _read(self, stream: str, pipe) -> None:
-        for raw in iter(pipe.readline, b""):  # b"\n" never occurs inside a UTF-8 character
-            line = raw.decode("utf-8", errors="replace").removesuffix("\n").removesuffix("\r")
-            with self._changed:
-                self._lines[stream].append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    # -- facts ------------------------------------------------------------------
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return self.proc.poll()
-
-    @property
-    def port(self) -> int:
-        """The port in the readiness line (its last number): real even when 0 was asked."""
-        numbers = re.findall(r"\d+", self.ready_line or "")
-        if not numbers:
-            raise LabkitError(f"{self.name} printed no port in its readiness line {self.ready_line!r}")
-        return int(numbers[-1])
-
-    @property
-    def stdout(self) -> Output:
-        """Everything printed on stdout so far."""
-        with self._changed:
-            return Output("\n".join(self._lines["stdout"]))
-
-    @property
-    def stderr(self) -> Output:
-        """Everything printed on stderr so far."""
-        with self._changed:
-            return Output("\n".join(self._lines["stderr"]))
-
-    # -- output as it comes ---------------------------------------------------------
-    def new_output(self) -> Output:
-        """The stdout lines printed since the last new_output() or wait_output()."""
-        with self._changed:
-            lines = self._lines["stdout"][self._cursor:]
-            self._cursor += len(lines)
-            return Output("\n".join(lines))
-
-    def wait_output(self, expected, *, timeout: float = 5.0) -> Output:
-        """Wait for a new stdout line containing *expected* (a str or a compiled regex).
-
-        Returns the new lines up to and including it. LabTimeoutError (or
-        LabkitError, if the program ends first) says what it printed instead.
-        """
-        def matches(line):
-            return expected in line if isinstance(expected, str) else expected.search(line)
-
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                lines = self._lines["stdout"]
-                for at in range(self._cursor, len(lines)):
-                    if matches(lines[at]):
-                        got, self._cursor = lines[self._cursor:at + 1], at + 1
-                        return Output("\n".join(got))
-                if not any(r.is_alive() for r in self._readers) or self._stopped:
-                    raise LabkitError(f"{self.name} ended (exit status {self._status()}) "
-                                      f"before printing {expected!r}{self._told()}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise LabTimeoutError(f"{self.name} did not print {expected!r} within "
-                                          f"{timeout:g} s{self._told()}")
-                self._changed.wait(min(left, 0.05))  # short: a reader may end without a last notify
-
-    def _status(self):
-        try:  # its pipes are closed, so it has ended or is about to
-            return self.proc.wait(1)
-        except subprocess.TimeoutExpired:
-            return "unknown: still running"
-
-    def _told(self) -> str:
-        out, err = self._lines["stdout"][self._cursor:], self._lines["stderr"]
-        told = "".join(f"\n  stdout: {line}" for line in out[-5:])
-        told += "".join(f"\n  stderr: {line}" for line in err[-5:])
-        return told or "; it printed nothing"
-
-    def wait(self, timeout: float = 5.0) -> int:
-        """Wait for the program to end and its output to be read; return its exit status."""
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise LabTimeoutError(f"{self.name} still running after {timeout:g} s{self._told()}") from exc
-        for reader in self._readers:
-            reader.join(timeout)
-        return code
-
-    # -- stopping -----------------------------------------------------------------
-    def stop(self, timeout: float = 2.0) -> int:
-        """Terminate (SIGTERM), kill after *timeout* s if needed; return the exit status. Idempotent."""
-        self._stopped = True
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        for reader in self._readers:
-            reader.join(timeout)
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            pipe.close()
-        with self._changed:
-            self._changed.notify_all()
-        _forget(self)
-        return self.proc.returncode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else f"exited with status {self.returncode}"
-        return f"<Program {self.name!r} {state}>"
-
-
-@dataclasses.dataclass
-class Finished:
-    """A program that ran to the end: its argv, exit status and output. Shows its output."""
-
-    argv: list
-    returncode: int
-    stdout: Output
-    stderr: Output
-
-    def __repr__(self) -> str:
-        parts = [repr(self.stdout)] if self.stdout or not self.stderr else []
-        if self.stderr:
-            parts.append(f"[stderr]\n{self.stderr!r}")
-        if self.returncode:
-            parts.append(f"[exit status {self.returncode}]")
-        return "\n".join(parts)
-
-
-# --- the registry --------------------------------------------------------------------
-
-_registry: dict[str, Program] = {}
-_registry_lock = threading.Lock()
-
-
-def _forget(program: Program) -> None:
-    with _registry_lock:
-        if _registry.get(program.name) is program:
-            del _registry[program.name]
-
-
-def start_program(argv, *, name: str | None = None, ready=None, timeout: float = 10.0,
-                  cwd=None) -> Program:
-    """Start *argv* in the background, replacing a program of the same name; wait for *ready*."""
-    name = name or Path(str(argv[0])).name
-    with _registry_lock:
-        old = _registry.pop(name, None)
-    if old is not None:
-        old.stop()
-    program = Program(argv, name=name, ready=ready, timeout=timeout, cwd=cwd)
-    with _registry_lock:
-        _registry[name] = program
-    return program
-
-
-def run_program(argv, *, timeout: float = 10.0, cwd=None) -> Finished:
-    """Run *argv* to the end (killed after *timeout* s: LabTimeoutError) and return its output."""
-    program = Program(argv, name=Path(str(argv[0])).name, cwd=cwd)
-    try:
-        code = program.wait(timeout)
-    finally:
-        program.stop()
-    return Finished(program.argv, code, program.stdout, program.stderr)
-
-
-def running_programs() -> list[Program]:
-    """The programs started with start_*() that are still registered."""
-    with _registry_lock:
-        return list(_registry.values())
-
-
-def stop_programs(timeout: float = 2.0) -> int:
-    """Stop every program started with start_*(); return how many were stopped.
-
-    (``labkit.stop_all()`` stops the servers; the notebook calls both at its end.)
-    """
-    programs = running_programs()
-    for program in programs:
-        program.stop(timeout)
-    return len(programs)
-
-
-atexit.register(stop_programs)
 
 
 # --- Java and PHP ----------------------------------------------------------------------
