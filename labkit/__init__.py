@@ -14,7 +14,7 @@ against real sockets, and runs the command line (``python -m labkit``).
 from . import (
     aioserver, causal, chat, clients, conformance, errors, events, exercises, figures,
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
-    protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, widgets,
+    protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
 )
 # the public names of every module (internal modules such as causal and seqdiagram export none)
 from .aioserver import *  # noqa: F403
@@ -37,6 +37,7 @@ from .selectserver import *  # noqa: F403
 from .servers import *  # noqa: F403
 from .tracesteps import *  # noqa: F403
 from .tracing import *  # noqa: F403
+from .udp import *  # noqa: F403
 from .widgets import *  # noqa: F403
 
 __version__ = "0.1.0"
@@ -44,6 +45,6 @@ __version__ = "0.1.0"
 _MODULES = (
     aioserver, causal, chat, clients, conformance, errors, events, exercises, figures,
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
-    protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, widgets,
+    protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
 )
 __all__ = [name for module in _MODULES for name in module.__all__]

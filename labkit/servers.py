@@ -39,9 +39,7 @@ from .events import EventLog, plural, preview
 __all__ = [
     "Connection",
     "TCPServer",
-    "UDPServer",
     "serve",
-    "serve_udp",
     "running",
     "stop_all",
 ]
@@ -400,62 +398,6 @@ class TCPServer(_Base):
         return f"{text}, {len(self.connections)} open connection(s)>" if self.running else text + ">"
 
 
-class UDPServer(_Base):
-    """A UDP server: *handler(data, peer)* returns the reply bytes, or None.
-
-    >>> with UDPServer(lambda data, peer: data.upper()) as server:
-    ...     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-    ...         s.settimeout(2); s.sendto(b"hi", server.address); s.recv(10)
-    2
-    b'HI'
-    """
-
-    unit = "peer"
-    max_datagram = 65535
-
-    def __init__(self, handler, *, host: str = LOOPBACK, port: int = 0,
-                 timeout: float = 60.0, name: str | None = None):
-        super().__init__(name or _name_of(handler), host, port, timeout)
-        self.handler = handler
-        self.peers: dict[tuple, int] = {}
-        self.sock = self._open(socket.SOCK_DGRAM, host, port)
-        self._busy = False
-        self._note_address(host)
-        self._start_thread(self._serve_loop, f"labkit-{self.name}-udp")
-
-    def _serve_loop(self) -> None:
-        for _ in self._each_readable(self.sock):
-            self._busy = True
-            try:
-                self._serve_one()
-            finally:
-                self._busy = False
-
-    def _serve_one(self) -> None:
-        try:
-            data, peer = self.sock.recvfrom(self.max_datagram)
-        except OSError as exc:  # e.g. ECONNREFUSED left by an ICMP error
-            self.events.add(0, "note", f"{type(exc).__name__}: {exc}")
-            return
-        number = self.peers.setdefault(peer, len(self.peers) + 1)
-        self.events.add(number, "received", f"{plural(len(data))}: {preview(data)}",
-                        nbytes=len(data), peer=peer)
-        try:
-            reply = self.handler(data, peer)
-            if reply is not None:
-                self.sock.sendto(reply, peer)
-                self.events.add(number, "sent", f"{plural(len(reply))}: {preview(reply)}",
-                                nbytes=len(reply), peer=peer)
-        except _PEER_ERRORS as exc:
-            self.events.add(number, "dropped", f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
-            self._record_error(number, exc)
-
-    def _quiet(self) -> bool:
-        # quiet: no datagram is queued and none is being handled
-        return not self._busy and not _any_readable([self.sock])
-
-
 def _any_readable(socks) -> bool:
     """True if any of *socks* has data (or EOF) waiting; a closed socket counts as busy."""
     try:
@@ -505,14 +447,6 @@ def serve(handler, *, name: str | None = None, host: str = LOOPBACK, port: int =
     """
     name = name or _name_of(handler)
     return _replace(name, lambda: TCPServer(handler, host=host, port=port,
-                                            timeout=timeout, name=name))
-
-
-def serve_udp(handler, *, name: str | None = None, host: str = LOOPBACK, port: int = 0,
-              timeout: float = 60.0) -> UDPServer:
-    """Start a UDP server for *handler(data, peer)*, replacing any of the same name."""
-    name = name or _name_of(handler)
-    return _replace(name, lambda: UDPServer(handler, host=host, port=port,
                                             timeout=timeout, name=name))
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import labkit
 from labkit.relay import Relay
-from labkit.servers import UDPServer
+from labkit.udp import UDPServer
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -7,7 +7,8 @@ import time
 import pytest
 
 import labkit
-from labkit.servers import TCPServer, UDPServer
+from labkit.servers import TCPServer
+from labkit.udp import UDPServer
 from support import Baseline, echo_roundtrip, read_all, reset
 
 pytestmark = pytest.mark.timeout(30)

@@ -17,7 +17,8 @@ import warnings
 
 from ..exercises import NotYet, call, register
 from ..protocols import ECHO_PREFIX, echo
-from ..servers import TCPServer, UDPServer
+from ..servers import TCPServer
+from ..udp import UDPServer
 
 __all__ = ["unclosed_warnings"]
 

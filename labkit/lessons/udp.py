@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..exercises import NotYet, call, register
 from ..protocols import ECHO_PREFIX
 from ..relay import Relay
-from ..servers import UDPServer
+from ..udp import UDPServer
 
 _SOLUTION = '''
 def ask(address, text):
