@@ -12,7 +12,7 @@ against real sockets, and runs the command line (``python -m labkit``).
 """
 
 from . import (
-    aioserver, causal, chat, clients, conformance, errors, events, exercises, figures,
+    aioserver, causal, chat, clients, conformance, console, errors, events, exercises, figures,
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
     protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
 )
@@ -21,6 +21,7 @@ from .aioserver import *  # noqa: F403
 from .chat import *  # noqa: F403
 from .clients import *  # noqa: F403
 from .conformance import *  # noqa: F403
+from .console import *  # noqa: F403
 from .errors import *  # noqa: F403
 from .events import *  # noqa: F403
 from .exercises import *  # noqa: F403
@@ -43,7 +44,7 @@ from .widgets import *  # noqa: F403
 __version__ = "0.1.0"
 
 _MODULES = (
-    aioserver, causal, chat, clients, conformance, errors, events, exercises, figures,
+    aioserver, causal, chat, clients, conformance, console, errors, events, exercises, figures,
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
     protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
 )

@@ -313,14 +313,14 @@ class ChatPanel:
         panel.transcript("bob")      # '→ /nick bob\n← alice: 你好'
         panel.close()
 
-    Each client is a :class:`labkit.widgets.Console` (its reader thread only
+    Each client is a :class:`labkit.console.Console` (its reader thread only
     appends to an Output widget); the panel shows a fixed text/plain.
     """
 
     def __init__(self, target, names=("alice", "bob")):
         import ipywidgets as w
 
-        from .widgets import Console
+        from .console import Console
 
         self.target = target
         self.names = list(names)

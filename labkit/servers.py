@@ -219,7 +219,7 @@ class _Base:
         self.wait_quiet(wait)
         return self.events
 
-    def wait_quiet(self, timeout: float = 1.0) -> bool:
+    def wait_quiet(self, timeout: float = 3.0) -> bool:
         """Wait until the server has nothing left to do (see ``_quiet``).
 
         Returns False if that did not happen within *timeout* seconds.

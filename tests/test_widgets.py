@@ -5,7 +5,8 @@ import threading
 import pytest
 
 import labkit
-from labkit.widgets import Console, RecvSizeExplorer, SocketTable, close_widgets, recv_pieces
+from labkit.console import Console
+from labkit.widgets import RecvSizeExplorer, SocketTable, close_widgets, recv_pieces
 
 pytestmark = pytest.mark.timeout(30)
 
