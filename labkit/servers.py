@@ -194,11 +194,15 @@ class _Base:
         except OSError:
             pass
         self._interrupt()
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            if thread is not threading.current_thread():
+        current = threading.current_thread()
+        while True:  # join until none is left: the serving thread may start one as it ends
+            with self._lock:
+                threads = [t for t in self._threads if t.is_alive() and t is not current]
+            if not threads or time.monotonic() >= deadline:
+                break
+            for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
+            self._interrupt()  # connections registered while the serving thread finished
         self.sock.close()
         self._wake_r.close()
         self._wake_w.close()
@@ -343,11 +347,15 @@ class TCPServer(_Base):
 
     def _accept_loop(self) -> None:
         for _ in self._each_readable(self.sock):
-            try:
-                sock, peer = self.sock.accept()
-            except OSError:  # nothing left to accept (the client gave up meanwhile)
-                continue
+            # accept and register as one step, so wait_quiet() and stop() see both or neither
             with self._lock:
+                try:
+                    sock, peer = self.sock.accept()
+                except OSError:  # nothing left to accept (the client gave up meanwhile)
+                    continue
+                if self._stopping.is_set():
+                    sock.close()
+                    continue
                 self.accepted += 1
                 number = self.accepted
                 if len(self.connections) >= self.max_connections:
@@ -387,11 +395,13 @@ class TCPServer(_Base):
                 pass
 
     def _quiet(self) -> bool:
-        with self._lock:
-            conns = [c for c in self.connections.values() if not c.done]
         # quiet: no connection waits to be accepted, and every handler waits for input
         # that has not arrived (anything readable still has work to do)
-        return all(c.waiting for c in conns) and not _any_readable([self.sock] + [c.sock for c in conns])
+        if _any_readable([self.sock]):
+            return False
+        with self._lock:  # taken after that check: an accept under way has registered now
+            conns = [c for c in self.connections.values() if not c.done]
+        return all(c.waiting for c in conns) and not _any_readable([c.sock for c in conns])
 
     def __repr__(self) -> str:
         text = super().__repr__()[:-1]

@@ -226,3 +226,15 @@ def test_stop_all_from_many_threads_at_once(baseline):
     for t in threads:
         t.join(5)
     assert all(not s.running for s in servers) and labkit.running() == []
+
+
+def test_stop_right_after_a_connect_closes_that_connection_too(baseline):
+    # wait_quiet() must not report quiet while a connection is half accepted, and stop()
+    # must shut down a connection the accept loop registered while it was stopping.
+    for _ in range(50):
+        server = TCPServer(labkit.echo)
+        with socket.create_connection(server.address, timeout=2) as client:
+            assert server.wait_quiet(2)
+            assert len(server.connections) == 1
+            server.stop()
+            assert client.recv(10) == b""  # a timeout here means a handler was left behind
