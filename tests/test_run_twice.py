@@ -36,20 +36,23 @@ RAISES, BINDS_NETWORK = "raises-exception", "binds-network"
 pytestmark = pytest.mark.timeout(600)
 
 # Runs once in the kernel, before the first pass: record every bind with the cell running.
+# Cells are counted as they start (pre_run_cell, cells run with history only): IPython's
+# own execution_count is no help, as IPython 8 and 9 differ on when it goes up.
 AUDIT_SETUP = r"""
 def _labkit_audit_install():
     import socket
     original = socket.socket.bind
-    binds = []
+    binds, state = [], {"cell": 0}
+
+    def count(info):
+        if getattr(info, "store_history", True):
+            state["cell"] += 1
 
     def bind(self, address):
-        try:
-            count = get_ipython().execution_count
-        except Exception:
-            count = None
-        binds.append([count, int(self.family), repr(address)])
+        binds.append([state["cell"], int(self.family), repr(address)])
         return original(self, address)
 
+    get_ipython().events.register("pre_run_cell", count)
     socket.socket.bind = bind
     return binds
 
@@ -132,14 +135,14 @@ def run_twice(path: Path) -> Run:
     with client.setup_kernel():
         _hidden(client, AUDIT_SETUP)
         before = json.loads(_hidden(client, LISTENERS))["sockets"]  # the kernel's own
+        executed = []  # the index of each cell run, in order: the kernel counts them too
         for number in (1, 2):
-            counts = {}
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
                 cell.outputs = []
                 client.execute_cell(cell, index)
-                counts[cell.execution_count] = index
+                executed.append(index)
                 if RAISES not in cell.metadata.get("tags", []):
                     for out in cell.outputs:
                         if out.output_type == "error":
@@ -148,8 +151,9 @@ def run_twice(path: Path) -> Run:
             state = json.loads(_hidden(client, LISTENERS))
             extra = [s for s in state["sockets"] if s not in before] + state["running"]
             run.left_open += [f"after pass {number}: {s}" for s in extra]
-            for count, family, address in json.loads(_hidden(client, BINDS)):
-                run.binds.append((number, counts.get(count), address, family))
+            for ordinal, family, address in json.loads(_hidden(client, BINDS)):
+                index = executed[ordinal - 1] if 0 < ordinal <= len(executed) else None
+                run.binds.append((number, index, address, family))
     return run
 
 
