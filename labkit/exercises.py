@@ -162,7 +162,8 @@ class Exercise:
                            f"The check could not use what your function gave it "
                            f"({type(exc).__name__}: {exc}). Does it return what the task "
                            "asks for, still open? ex.hint() gives a hint.")
-        return Verdict(self.name, CORRECT, message or "well done.")
+        message = message or "Well done."
+        return Verdict(self.name, CORRECT, message[:1].upper() + message[1:])
 
     def hint(self, number: int | None = None) -> _Text:
         """The next hint (or hint *number*, counting from 1)."""

@@ -57,7 +57,7 @@ def ask():
 def test_the_solution_is_correct(ask):
     verdict = ask.check(solution)
     assert verdict and verdict.status == "correct"
-    assert repr(verdict) == ("✅ 00-ask: Correct. your function asked the real echo server "
+    assert repr(verdict) == ("✅ 00-ask: Correct. Your function asked the real echo server "
                              "twice and got both replies.")
 
 

@@ -318,7 +318,7 @@ def sends_labkits_encode_utf(sock, text):
 def test_the_write_utf_exercise_is_checked_against_java(clean):
     ex = labkit.exercise("09-write-utf")
     verdict = ex.check(my_write_utf)
-    assert verdict and "the real Java program" in verdict.message
+    assert verdict and "The real Java program" in verdict.message
 
     def counts_characters(sock, text):
         sock.sendall(len(text).to_bytes(2, "big") + text.encode())

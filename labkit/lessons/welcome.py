@@ -42,4 +42,4 @@ def _check_ask(ask) -> str:
                 raise NotYet(f"ask(address, {text!r}) returned {reply!r}; expected {want!r}.")
         if server.accepted < 2:
             raise NotYet("ask() must connect to the address it is given.")
-    return "your function asked the real echo server twice and got both replies."
+    return "Your function asked the real echo server twice and got both replies."
