@@ -54,7 +54,12 @@ def _serve(name):
 
 
 def settle(server, timeout=5.0):
-    """Wait until the server has no connection and no thread but its accept thread."""
+    """Wait until the server has no connection and no thread but its accept thread.
+
+    First until it is quiet: a client that closed at once may still wait in the
+    listen queue, and its bytes would reach the next test's clients.
+    """
+    assert server.wait_quiet(timeout), "the server did not go quiet"
     prefix = f"labkit-{server.name}-"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
