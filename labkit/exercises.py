@@ -100,6 +100,36 @@ def _refers_to(fn, targets) -> bool:
             or any(c is target for c in cells for target in targets))
 
 
+@contextlib.contextmanager
+def _watching_labkit(names):
+    """During a check, labkit's functions *names* (in labkit and labkit.framing) still work
+    but note every call made from the learner's code (the thread that call() starts), so an
+    answer that reaches them as ``labkit.write_utf`` at run time is noticed too. Calls from
+    other threads (the check's own servers) are not counted."""
+    import labkit as package
+    from labkit import framing
+
+    used: list[str] = []
+    patched = []
+    for name in names:
+        original = getattr(framing, name)
+
+        def watched(*args, _original=original, _name=name, **kwargs):
+            if threading.current_thread().name == "labkit-exercise":
+                used.append(_name)
+            return _original(*args, **kwargs)
+
+        for module in (package, framing):
+            if getattr(module, name, None) is original:
+                patched.append((module, name, original))
+                setattr(module, name, watched)
+    try:
+        yield used
+    finally:
+        for module, name, original in patched:
+            setattr(module, name, original)
+
+
 def _in_thread(fn, *args) -> tuple[threading.Thread, dict]:
     """Start *fn(*args)* in a daemon thread; its result or exception lands in the dict."""
     box: dict = {}

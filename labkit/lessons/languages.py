@@ -10,13 +10,12 @@ with a pause between bytes, so a single recv(n) per read cannot pass.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import socket
 import threading
 
 from .. import framing, langs
 from ..errors import LabkitError
-from ..exercises import NotYet, _refers_to, call, register
+from ..exercises import NotYet, _refers_to, _watching_labkit, call, register
 from ..framing import encode_utf, read_utf
 from ..peers import AdversarialPeer
 from ..protocols import greeting, java_address
@@ -43,34 +42,6 @@ def _what_java_read(server) -> str:
 
 
 # --- answers that hand the work to labkit -----------------------------------------------
-
-
-@contextlib.contextmanager
-def _watching(names):
-    """During a check, labkit's functions *names* (in labkit and labkit.framing) still work
-    but note every call made from the learner's code (the thread that call() starts), so an
-    answer that reaches them as ``labkit.write_utf`` at run time is noticed too. Calls from
-    other threads (the check's own servers) are not counted."""
-    package = importlib.import_module("labkit")
-    used: list[str] = []
-    patched = []
-    for name in names:
-        original = getattr(framing, name)
-
-        def watched(*args, _original=original, _name=name, **kwargs):
-            if threading.current_thread().name == "labkit-exercise":
-                used.append(_name)
-            return _original(*args, **kwargs)
-
-        for module in (package, framing):
-            if getattr(module, name, None) is original:
-                patched.append((module, name, original))
-                setattr(module, name, watched)
-    try:
-        yield used
-    finally:
-        for module, name, original in patched:
-            setattr(module, name, original)
 
 
 def _write_it_yourself(what: str, used: str, allowed: str) -> NotYet:
@@ -126,7 +97,7 @@ def _check_write_utf(write_utf) -> str:
     if _refers_to(write_utf, labkits):
         used = "write_utf" if _refers_to(write_utf, labkits[:1]) else "encode_utf"
         raise _write_it_yourself("write_utf", used, _WRITE_ALLOWED)
-    with _watching(["write_utf", "encode_utf"]) as used:
+    with _watching_labkit(["write_utf", "encode_utf"]) as used:
         try:
             return _check_write_utf_bytes(write_utf)
         finally:
@@ -288,7 +259,7 @@ def _call_read(read_utf, sock, what):
 def _check_read_utf(read_utf) -> str:
     if _refers_to(read_utf, [framing.read_utf]):
         raise _write_it_yourself("read_utf", "read_utf", _READ_ALLOWED)
-    with _watching(["read_utf"]) as used:
+    with _watching_labkit(["read_utf"]) as used:
         try:
             return _check_read_utf_bytes(read_utf)
         finally:

@@ -8,14 +8,12 @@ that a single ``recv`` sees only the first of them.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import socket
 import threading
 import time
 
 from .. import framing
-from ..exercises import NotYet, _refers_to, call, register
+from ..exercises import NotYet, _refers_to, _watching_labkit, call, register
 from ..peers import AdversarialPeer, utf8_cuts
 from .connect import outcome, tcp_pair
 
@@ -119,30 +117,6 @@ def recv_exactly(sock, n):
 '''
 
 
-@contextlib.contextmanager
-def _watching_labkits_recv_exactly():
-    """During the check, labkit.recv_exactly and labkit.framing.recv_exactly still work but
-    note every call made from the learner's code (the thread that call() starts): an answer
-    that only wraps them is noticed. Other threads (a lesson's servers) are not counted."""
-    package = importlib.import_module("labkit")
-    original = framing.recv_exactly
-    used: list[bool] = []
-
-    def watched(*args, **kwargs):
-        if threading.current_thread().name == "labkit-exercise":
-            used.append(True)
-        return original(*args, **kwargs)
-
-    places = [m for m in (package, framing) if getattr(m, "recv_exactly", None) is original]
-    for module in places:
-        module.recv_exactly = watched
-    try:
-        yield used
-    finally:
-        for module in places:
-            module.recv_exactly = original
-
-
 _WRITE_IT_YOURSELF = ("Your recv_exactly calls labkit.recv_exactly, which does the work for you. "
                       "The point is to write the loop yourself, with sock.recv().")
 
@@ -158,7 +132,7 @@ _WRITE_IT_YOURSELF = ("Your recv_exactly calls labkit.recv_exactly, which does t
 def _check_recv_exactly(recv_exactly) -> str:
     if _refers_to(recv_exactly, [framing.recv_exactly]):
         raise NotYet(_WRITE_IT_YOURSELF)
-    with _watching_labkits_recv_exactly() as used:
+    with _watching_labkit(["recv_exactly"]) as used:
         return _check_recv_exactly_loop(recv_exactly, used)
 
 
