@@ -13,6 +13,7 @@ kept in ``errors``, and the registry by name.
 from __future__ import annotations
 
 import socket
+import threading
 
 from .events import plural, preview
 from .servers import _PEER_ERRORS, LOOPBACK, _any_readable, _Base, _name_of, _replace
@@ -39,17 +40,20 @@ class UDPServer(_Base):
         self.handler = handler
         self.peers: dict[tuple, int] = {}
         self.sock = self._open(socket.SOCK_DGRAM, host, port)
-        self._busy = False
+        self._busy = False  # True from before recvfrom() until the reply is logged
+        self._busy_lock = threading.Lock()
         self._note_address(host)
         self._start_thread(self._serve_loop, f"labkit-{self.name}-udp")
 
     def _serve_loop(self) -> None:
         for _ in self._each_readable(self.sock):
-            self._busy = True
+            with self._busy_lock:
+                self._busy = True
             try:
                 self._serve_one()
             finally:
-                self._busy = False
+                with self._busy_lock:
+                    self._busy = False
 
     def _serve_one(self) -> None:
         try:
@@ -72,8 +76,14 @@ class UDPServer(_Base):
             self._record_error(number, exc)
 
     def _quiet(self) -> bool:
-        # quiet: no datagram is queued and none is being handled
-        return not self._busy and not _any_readable([self.sock])
+        # Quiet: no datagram is queued and none is being handled. The order matters: look
+        # for a queued datagram first, then at _busy. A datagram the thread takes between
+        # the two looks was marked busy before recvfrom(), so the second look sees it;
+        # the other order could miss it (not busy yet, then no longer queued).
+        if _any_readable([self.sock]):
+            return False
+        with self._busy_lock:
+            return not self._busy
 
 
 def serve_udp(handler, *, name: str | None = None, host: str = LOOPBACK, port: int = 0,

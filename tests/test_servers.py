@@ -238,3 +238,23 @@ def test_stop_right_after_a_connect_closes_that_connection_too(baseline):
             assert len(server.connections) == 1
             server.stop()
             assert client.recv(10) == b""  # a timeout here means a handler was left behind
+
+
+def test_udp_log_waits_for_a_datagram_already_sent_even_with_busy_threads(baseline):
+    # Lesson 08 sends a datagram, then reads server.log(). The log must already hold what
+    # the server did with it. A thread switch after every few bytecodes (as on a loaded
+    # machine) once let wait_quiet() see "not busy" just before the server thread took
+    # the datagram and "nothing readable" just after.
+    import sys
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with UDPServer(lambda data, peer: data.upper()) as server, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            for i in range(300):
+                client.sendto(b"x%d" % i, server.address)
+                last = [event.kind for event in server.log()][-2:]
+                assert last == ["received", "sent"], (i, last)
+                assert len(server.log()) == 2 * (i + 1)
+    finally:
+        sys.setswitchinterval(old)
