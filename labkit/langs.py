@@ -1,9 +1,9 @@
 """Run the seed's Java and PHP programs as subprocesses, so Python can talk to them.
 
-    server = start_java("programs/GreetingServer.java", "6666", ready="端口号为")
-    greeting_client(("127.0.0.1", 6666), "你好")      # Python client, Java server
-    server.wait_output("等待远程连接")                  # what the Java program printed
-    run_php("programs/client.php", "127.0.0.1", "65533")   # runs to the end; its output
+    server = start_java("programs/GreetingServer.java", "0", ready="端口号为")  # 0: any free port
+    greeting_client(("127.0.0.1", server.port), "你好")  # Python client, Java server
+    server.wait_output("等待远程连接")                     # what the Java program printed
+    run_php("programs/client.php", "127.0.0.1", str(php.port))  # runs to the end; its output
     stop_programs()                                    # every program started here
 
 The programs run through :mod:`labkit.programs` (argument lists, never a shell;

@@ -470,6 +470,33 @@ def test_start_program_reads_the_first_line_and_times_out(tmp_path):
         listen.start_program([sys.executable, str(silent)], timeout=0.3)
 
 
+def test_start_program_times_out_on_half_a_line(tmp_path):
+    # A program that prints part of a line and stops: readline() alone would wait for ever.
+    import sys
+    script = tmp_path / "half.py"
+    script.write_text("import sys, time\nsys.stdout.write('no newline'); sys.stdout.flush()\n"
+                      "time.sleep(30)\n", encoding="utf-8")
+    with pytest.raises(TimeoutError, match="no whole line"):  # the bounded wait, not readline()
+        listen.start_program([sys.executable, str(script)], timeout=0.5)
+
+
+def test_seed_server_reports_the_port_the_system_picked():
+    import sys
+    from pathlib import Path
+    server = Path(__file__).parent.parent / "notebooks" / "programs" / "server.py"
+    proc, line = listen.start_program([sys.executable, str(server), "0"])
+    try:
+        port = int(line.rsplit(":", 1)[1])
+        assert line.startswith("服务器已启动,等待连接>>> 127.0.0.1:") and port > 0
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall("你好".encode())
+            assert client.recv(1024) == "欢迎访问>>>>你好\r\n".encode()
+        assert proc.wait(timeout=5) == 0  # one client, then gone
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
 def test_start_program_shows_stderr_of_a_program_that_exits_first(tmp_path):
     import sys
     script = tmp_path / "fails.py"

@@ -8,7 +8,7 @@ listener is still open and still listening.
 from __future__ import annotations
 
 import contextlib
-import selectors
+import queue
 import socket
 import subprocess
 import threading
@@ -46,7 +46,9 @@ def _end(proc: subprocess.Popen) -> None:
 def start_program(args, *, cwd=None, timeout: float = 5.0) -> tuple[subprocess.Popen, str]:
     """Start a program, wait (at most *timeout* s) for its first line; return (process, line).
 
-    >>> proc, line = start_program([sys.executable, "programs/server.py", "9931"])
+    >>> proc, line = start_program([sys.executable, "programs/server.py", "0"])
+    >>> line
+    '服务器已启动,等待连接>>> 127.0.0.1:43817'
 
     *process* is the running program's :class:`subprocess.Popen` (``poll()``,
     ``wait()``, ``kill()``, ``communicate()``); *line* is its first line of
@@ -66,13 +68,19 @@ def start_program(args, *, cwd=None, timeout: float = 5.0) -> tuple[subprocess.P
     proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, encoding="utf-8")
     name = str(args[1] if len(args) > 1 else args[0])
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        ready = sel.select(timeout)
-    if not ready:
-        _end(proc)
-        raise TimeoutError(f"{name} printed nothing within {timeout:g} s")
-    line = proc.stdout.readline()
+    # The first line is read in a thread, so the wait is bounded by *timeout* even when the
+    # program prints part of a line and stops (readline() would wait for the rest), and
+    # because select() cannot wait on a pipe on Windows.
+    first: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: first.put(proc.stdout.readline()),
+                              name=f"labkit-start-{name}", daemon=True)
+    reader.start()
+    try:
+        line = first.get(timeout=timeout)
+    except queue.Empty:
+        _end(proc)  # killing it ends the reader's readline() with end of file
+        reader.join(timeout)
+        raise TimeoutError(f"{name} printed no whole line within {timeout:g} s") from None
     if not line:  # end of output: the program is gone (or going) without a word on stdout
         try:
             _, err = proc.communicate(timeout=timeout)

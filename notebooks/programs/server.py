@@ -9,12 +9,12 @@ import sys
 serversocket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 # 获取本地主机名
 host = '127.0.0.1' #socket.gethostname()
-port = int(sys.argv[1]) if len(sys.argv) > 1 else 9998  # CHANGED: port from the command line (default 9998, as in the seed)
+port = int(sys.argv[1]) if len(sys.argv) > 1 else 9998  # CHANGED: port from the command line (default 9998, as in the seed; 0 lets the system pick a free one)
 # 绑定端口号
 serversocket.bind((host, port))
 # 设置最大连接数,超过后排队
 serversocket.listen(5)
-print(f'服务器已启动,等待连接>>>', flush=True)  # CHANGED: flush, so a parent process sees the line at once
+print(f'服务器已启动,等待连接>>> {host}:{serversocket.getsockname()[1]}', flush=True)  # CHANGED: says the port it got (with port 0 the system picks one), and flush, so a parent process sees the line at once
 # 建立客户端连接
 clientsocket,addr = serversocket.accept()
 print(f"连接地址: {str(addr)}")
