@@ -73,7 +73,8 @@ def unexpected_binds(run) -> list[str]:
 
 
 def test_the_checks_catch_what_they_should(tmp_path):
-    # one small notebook with every fault, run as the lessons are (two passes, one kernel)
+    # one small notebook with every fault, run as the lessons are (two passes, in each of
+    # two learners' kernels at once)
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import socket\nleft = socket.create_server(('127.0.0.1', 0))"),
         nbformat.v4.new_code_cell("s = socket.socket(); s.bind(('0.0.0.0', 0)); s.close()"),
@@ -85,9 +86,11 @@ def test_the_checks_catch_what_they_should(tmp_path):
     path = tmp_path / "99-faults.ipynb"
     nbformat.write(nb, path)
     run = run_twice(path)
-    assert [e.split(":")[0] for e in run.errors] == ["pass 1, cell 4 ({}['missing'])",
-                                                      "pass 2, cell 4 ({}['missing'])"]
-    assert len(run.left_open) == 2 and run.left_open[0].startswith("after pass 1: TCP 127.0.0.1:")
-    assert len(run.binds) == 6  # create_server binds too
-    assert [w.split(" (")[0] for w in unexpected_binds(run)] == [
-        "pass 1, cell 1: bind('0.0.0.0', 0)", "pass 2, cell 1: bind('0.0.0.0', 0)"]
+    assert sorted(e.split(":")[0] for e in run.errors) == [
+        f"learner {n}, pass {p}, cell 4 ({{}}['missing'])" for n in (1, 2) for p in (1, 2)]
+    assert sorted(o.split(": ")[0] for o in run.left_open) == [
+        f"learner {n}, after pass {p}" for n in (1, 2) for p in (1, 2)]
+    assert all(": TCP 127.0.0.1:" in o for o in run.left_open)
+    assert len(run.binds) == 12  # create_server binds too; two learners
+    assert sorted(w.split(" (")[0] for w in unexpected_binds(run)) == [
+        "pass 1, cell 1: bind('0.0.0.0', 0)"] * 2 + ["pass 2, cell 1: bind('0.0.0.0', 0)"] * 2

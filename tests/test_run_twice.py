@@ -1,13 +1,17 @@
-"""Every lesson survives "Run All" pressed twice in one kernel, and leaves nothing listening.
+"""Every lesson survives "Run All" pressed twice, by two learners at the same moment.
 
-Each notebook (notebooks/NN-*.ipynb) runs top to bottom twice in ONE kernel with nbclient,
-as a learner who presses Run All a second time. A cell tagged raises-exception may raise;
-any other error fails the test. At the end of each pass, the kernel is asked (with psutil,
-from inside) which sockets it still has listening, beyond the kernel's own; any one fails
-the test, as does a labkit server still in labkit.running().
+Two learners share one machine, as on a lab computer or a JupyterHub: each has a copy of
+the notebooks folder of their own, and each presses Run All twice in one kernel, both at
+the same moment. Nothing in a lesson may need a fixed port to be free, so neither may
+disturb the other. Each notebook runs top to bottom twice in each of two kernels with
+nbclient, the two kernels started together, each in its own copy. A cell tagged
+raises-exception may raise; any other error fails the test. At the end of each pass, each
+kernel is asked (with psutil, from inside) which sockets it still has listening, beyond
+the kernel's own; any one fails the test, as does a labkit server still in
+labkit.running().
 
 The same execution also serves tests/test_loopback_audit.py: before the first pass,
-socket.socket.bind is wrapped inside the kernel to record every address bound, with the
+socket.socket.bind is wrapped inside each kernel to record every address bound, with the
 cell that was running. run_twice() is cached, so when both files run in one session each
 notebook executes once for both checks.
 
@@ -17,10 +21,14 @@ runtime is missing (the root conftest's missing_runtimes_reason), as under nbval
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import importlib.util
 import json
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
@@ -32,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 CELL_TIMEOUT = 60
 RAISES, BINDS_NETWORK = "raises-exception", "binds-network"
+LEARNERS = 2  # kernels running each lesson at the same moment, each in its own copy
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -84,9 +93,9 @@ BINDS = "print(__import__('json').dumps(_labkit_audit_binds)); _labkit_audit_bin
 
 @dataclasses.dataclass
 class Run:
-    """What two passes of one notebook in one kernel showed."""
+    """What two passes of one notebook showed, in every learner's kernel."""
 
-    errors: list[str]  # unexpected errors, "pass N, cell I (source...): Error: message"
+    errors: list[str]  # unexpected errors, "learner L, pass N, cell I (source...): Error: message"
     left_open: list[str]  # sockets or servers still there at the end of a pass
     binds: list[tuple[int, int | None, str, int]]  # (pass, cell index, address repr, family)
     cells: list  # the notebook's cells (for their tags)
@@ -126,15 +135,28 @@ def _excerpt(source: str) -> str:
 
 
 @functools.cache
-def run_twice(path: Path) -> Run:
-    """Execute the notebook twice in one fresh kernel, auditing binds and listeners."""
+def _copies(source: Path) -> list[Path]:
+    """One copy of the folder *source* per learner, as each would have their own."""
+    top = Path(tempfile.mkdtemp(prefix="socket-lab-learners-"))
+    atexit.register(shutil.rmtree, top, ignore_errors=True)
+    copies = []
+    for number in range(1, LEARNERS + 1):
+        folder = top / f"learner-{number}" / source.name
+        shutil.copytree(source, folder,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        copies.append(folder)
+    return copies
+
+
+def _run_in_one_kernel(path: Path, learner: str, start: threading.Barrier, run: Run) -> None:
+    """Execute the notebook at *path* twice in one fresh kernel, adding to *run*."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, allow_errors=True,
                             record_timing=False, resources={"metadata": {"path": str(path.parent)}})
-    run = Run(errors=[], left_open=[], binds=[], cells=nb.cells)
     with client.setup_kernel():
         _hidden(client, AUDIT_SETUP)
         before = json.loads(_hidden(client, LISTENERS))["sockets"]  # the kernel's own
+        start.wait(timeout=120)  # every learner's kernel is up: press Run All together
         executed = []  # the index of each cell run, in order: the kernel counts them too
         for number in (1, 2):
             for index, cell in enumerate(nb.cells):
@@ -146,19 +168,42 @@ def run_twice(path: Path) -> Run:
                 if RAISES not in cell.metadata.get("tags", []):
                     for out in cell.outputs:
                         if out.output_type == "error":
-                            run.errors.append(f"pass {number}, cell {index} "
+                            run.errors.append(f"{learner}, pass {number}, cell {index} "
                                               f"({_excerpt(cell.source)}): {out.ename}: {out.evalue}")
             state = json.loads(_hidden(client, LISTENERS))
             extra = [s for s in state["sockets"] if s not in before] + state["running"]
-            run.left_open += [f"after pass {number}: {s}" for s in extra]
+            run.left_open += [f"{learner}, after pass {number}: {s}" for s in extra]
             for ordinal, family, address in json.loads(_hidden(client, BINDS)):
                 index = executed[ordinal - 1] if 0 < ordinal <= len(executed) else None
                 run.binds.append((number, index, address, family))
+
+
+@functools.cache
+def run_twice(path: Path) -> Run:
+    """Execute the notebook twice in each learner's kernel, all at once; audit binds and listeners."""
+    run = Run(errors=[], left_open=[], binds=[], cells=nbformat.read(path, as_version=4).cells)
+    start = threading.Barrier(LEARNERS)
+    failures = []
+
+    def learner(number: int, folder: Path) -> None:
+        try:
+            _run_in_one_kernel(folder / path.name, f"learner {number}", start, run)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            start.abort()
+            failures.append(f"learner {number}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=learner, args=(number, folder), daemon=True)
+               for number, folder in enumerate(_copies(path.parent), start=1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.errors += failures
     return run
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_run_all_twice_in_one_kernel(path):
+def test_two_learners_run_all_twice_at_the_same_moment(path):
     if reason := skip_reason(path):
         pytest.skip(reason)
     run = run_twice(path)
