@@ -21,7 +21,8 @@ import pytest
 
 from test_run_twice import BINDS_NETWORK, NOTEBOOKS, run_twice, skip_reason
 
-pytestmark = pytest.mark.timeout(600)
+# One worker runs both files: they share one (cached) execution of every notebook.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("run-twice")]
 
 
 def is_loopback(family: int, address: str) -> bool:

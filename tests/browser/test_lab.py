@@ -246,6 +246,9 @@ PROMPTS_JS = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-m
     .filter(c => c.classList.contains('jp-CodeCell'))
     .map(c => (c.querySelector('.jp-InputArea-prompt') || {}).textContent || '')"""
 
+KERNEL_IDLE_JS = """() => [...document.querySelectorAll('.jp-KernelStatus, .jp-StatusBar-TextItem')]
+    .some(e => /Idle/.test(e.textContent))"""
+
 CELL_JS = """(i) => {
   const cell = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')][i];
   if (!cell) return null;
@@ -296,7 +299,10 @@ def _wait_run(page, cells: list[dict], timeout: float) -> list[str]:
         if not running and len(prompts) == len(wanted) and all(
                 n or not w for n, w in zip(numbered, wanted)):
             return prompts
-        calm = calm + 1 if (prompts == last and not running) else 0
+        # A cell that failed stops Run All: nothing changes and the kernel is idle. A slow
+        # cell (a busy machine) changes nothing either, but its kernel is busy: keep waiting.
+        idle = not running and page.evaluate(KERNEL_IDLE_JS)
+        calm = calm + 1 if (prompts == last and idle) else 0
         if calm >= 10:  # idle for 2 s without finishing: a cell failed and stopped the run
             return prompts
         last = prompts
@@ -382,8 +388,7 @@ def test_widgets_and_plots_render_in_jupyterlab(lab, browser, name):
         page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
         lab.wait_kernel(f"notebooks/{name}", timeout=60)
         page.locator(".jp-Notebook-ExecutionIndicator").first.wait_for(timeout=30_000)
-        page.wait_for_function("""() => [...document.querySelectorAll('.jp-KernelStatus, .jp-StatusBar-TextItem')]
-            .some(e => /Idle/.test(e.textContent))""", timeout=30_000)
+        page.wait_for_function(KERNEL_IDLE_JS, timeout=30_000)
         _accept_dialogs(page)
         _menu(page, "Run", "runmenu:run-all", "notebook:run-all-cells")
         prompts = _wait_run(page, cells, timeout=90)
