@@ -6,8 +6,6 @@ whichever paths pytest is given (`pytest notebooks/03-listen-accept.ipynb` inclu
 - pytest_configure: finds the sanitize file from any working directory, and builds
   matplotlib's font cache before any kernel starts, so that no notebook prints
   "Matplotlib is building the font cache" on stderr (which nbval compares).
-- pytest_collection_modifyitems: groups the tests for pytest-xdist's workers, one group
-  per file (a notebook's cells run in order in one kernel).
 - pytest_collection_modifyitems / pytest_runtest_setup: a notebook whose metadata says
   `"labkit": {"requires": ["java", "php"]}` is skipped, cell by cell, with the reason,
   where a runtime is missing. Under CI (CI=true) the same cells fail instead: CI
@@ -53,9 +51,7 @@ def _warm_matplotlib_font_cache():
         pass
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    _group_for_workers(items)
     reasons = {}  # one answer per notebook, not per cell
     for item in items:
         collector = item.parent
@@ -66,17 +62,6 @@ def pytest_collection_modifyitems(config, items):
             reasons[collector] = missing_runtimes_reason(nb.metadata)
         if reasons[collector]:
             item.stash[_missing_key] = reasons[collector]
-
-
-def _group_for_workers(items):
-    # With pytest-xdist (--dist loadgroup, set in pyproject.toml), tests of one group run
-    # in one worker, in order. Every file is a group of its own: a notebook's cells share
-    # one kernel and must run in order, and a module's tests share its cached fixtures. A
-    # module may join a named group instead (pytest.mark.xdist_group("name")), as the two
-    # that share one run of every notebook do.
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.hookimpl(tryfirst=True)

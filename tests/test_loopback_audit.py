@@ -3,7 +3,10 @@
 The course binds 127.0.0.1 by default; a cell that deliberately binds all interfaces
 (0.0.0.0, "", ::) or a real network address must carry the cell tag `binds-network`.
 The addresses come from the run-twice execution (tests/test_run_twice.py), where
-socket.socket.bind is wrapped inside the kernel: one execution, two checks.
+socket.socket.bind is wrapped inside the kernel: one execution, two checks. The check on
+every lesson lives there too (test_every_bind_is_loopback_unless_the_cell_says_so), so
+that a parallel run keeps it in the worker that holds the execution; this file has the
+audit's rule and the tests of the audit itself.
 
 Not seen by this audit: binds in other processes (the Java and PHP programs of lesson 09,
 `python -m labkit serve` in a subprocess), and the implicit bind of an unbound UDP
@@ -19,10 +22,9 @@ import socket
 import nbformat
 import pytest
 
-from test_run_twice import BINDS_NETWORK, NOTEBOOKS, run_twice, skip_reason
+from test_run_twice import BINDS_NETWORK, run_twice
 
-# One worker runs both files: they share one (cached) execution of every notebook.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("run-twice")]
+pytestmark = pytest.mark.timeout(600)
 
 
 def is_loopback(family: int, address: str) -> bool:
@@ -51,12 +53,6 @@ def test_is_loopback():
     assert not is_loopback(socket.AF_INET6, "('::', 0, 0, 0)")
     assert not is_loopback(socket.AF_INET, "('192.168.1.5', 80)")
 
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_every_bind_is_loopback_unless_the_cell_says_so(path):
-    if reason := skip_reason(path):
-        pytest.skip(reason)
-    assert unexpected_binds(run_twice(path)) == []
 
 def unexpected_binds(run) -> list[str]:
     """The audit itself: binds beyond loopback from cells not tagged binds-network."""

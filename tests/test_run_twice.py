@@ -10,10 +10,10 @@ kernel is asked (with psutil, from inside) which sockets it still has listening,
 the kernel's own; any one fails the test, as does a labkit server still in
 labkit.running().
 
-The same execution also serves tests/test_loopback_audit.py: before the first pass,
-socket.socket.bind is wrapped inside each kernel to record every address bound, with the
-cell that was running. run_twice() is cached, so when both files run in one session each
-notebook executes once for both checks.
+The same execution also serves the loopback audit (its rule is in
+tests/test_loopback_audit.py): before the first pass, socket.socket.bind is wrapped inside
+each kernel to record every address bound, with the cell that was running. run_twice() is
+cached, so each notebook executes once for both checks.
 
 A notebook whose metadata says {"labkit": {"requires": ["java", ...]}} is skipped where a
 runtime is missing (the root conftest's missing_runtimes_reason), as under nbval.
@@ -42,8 +42,7 @@ CELL_TIMEOUT = 60
 RAISES, BINDS_NETWORK = "raises-exception", "binds-network"
 LEARNERS = 2  # kernels running each lesson at the same moment, each in its own copy
 
-# One worker runs both files: they share one (cached) execution of every notebook.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("run-twice")]
+pytestmark = pytest.mark.timeout(600)
 
 # Runs once in the kernel, before the first pass: record every bind with the cell running.
 # Cells are counted as they start (pre_run_cell, cells run with history only): IPython's
@@ -210,3 +209,13 @@ def test_two_learners_run_all_twice_at_the_same_moment(path):
     run = run_twice(path)
     assert run.errors == []
     assert run.left_open == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_bind_is_loopback_unless_the_cell_says_so(path):
+    # The audit's rule is in test_loopback_audit.py (imported here, not at the top: that
+    # module imports this one); the test is here, beside the execution it reads.
+    from test_loopback_audit import unexpected_binds
+    if reason := skip_reason(path):
+        pytest.skip(reason)
+    assert unexpected_binds(run_twice(path)) == []
