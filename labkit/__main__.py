@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import os
+import queue
 import select
 import signal
 import socket
@@ -22,7 +23,8 @@ import threading
 from . import clients, protocols
 from .preflight import doctor
 from .errors import LabkitError
-from .servers import TCPServer, _is_loopback
+from .addresses import _join_lines, _network_warning
+from .servers import TCPServer
 
 
 def _port(text: str) -> int:
@@ -66,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_serve(args) -> int:
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    # SIGBREAK: Ctrl-Break in a Windows console (it has no other name there)
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
+        if sig is not None:
+            signal.signal(sig, lambda *_: stop.set())
     handler = protocols.handler_for(args.protocol)
     try:
         server = TCPServer(handler, host=args.host, port=args.port,
@@ -75,10 +79,12 @@ def cmd_serve(args) -> int:
     except (LabkitError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if not _is_loopback(args.host):
-        print(f"warning: listening on {args.host}: reachable from other machines on the "
-              "network; stop with Ctrl-C when the demo is over", file=sys.stderr, flush=True)
-    print(f"listening on {server.host}:{server.port}", flush=True)
+    warning = _network_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    print(f"listening on {server.host}:{server.port}", flush=True)  # first line: a contract
+    if warning:  # where the room joins: the same lines as a notebook's serve_room shows
+        print("\n".join(_join_lines(server.port, args.host)), flush=True)
     seen = 0
     try:
         while not stop.wait(0.1):
@@ -89,6 +95,57 @@ def cmd_serve(args) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _stdin_selectable() -> bool:
+    """Whether select() takes stdin here: on POSIX yes; on Windows it takes only sockets."""
+    return sys.platform != "win32"
+
+
+class _Stdin:
+    """What the user types, in chunks, with a short wait: ``read(0.1)`` returns bytes,
+    b"" at end of input, or None when nothing came in time.
+
+    Where select() takes stdin (POSIX) the chunks are read when select says so. Elsewhere
+    (Windows) a daemon thread reads them and hands them over through a queue; it may stay
+    blocked in a read when the chat ends, which a daemon thread may. It reads the raw
+    stream (on a Windows console that is the UTF-8 one, not the console's code page), so
+    that no buffer lock is held while it waits.
+    """
+
+    def __init__(self):
+        self.fd = sys.stdin.fileno()
+        self.chunks: queue.Queue[bytes] | None = None
+        if not _stdin_selectable():
+            self.chunks = queue.Queue()
+            threading.Thread(target=self._pump, name="labkit-chat-stdin", daemon=True).start()
+
+    def _raw_read(self) -> bytes:
+        raw = getattr(getattr(sys.stdin, "buffer", None), "raw", None)
+        if raw is not None:
+            data = raw.read(65536)
+            return b"" if data is None else data
+        return os.read(self.fd, 65536)
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                data = self._raw_read()
+            except (OSError, ValueError):  # stdin closed or broken: that is the end of it
+                data = b""
+            self.chunks.put(data)
+            if not data:
+                return
+
+    def read(self, timeout: float) -> bytes | None:
+        if self.chunks is None:
+            if not select.select([self.fd], [], [], timeout)[0]:
+                return None
+            return os.read(self.fd, 65536)
+        try:
+            return self.chunks.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
 
 def cmd_chat(args) -> int:
@@ -120,14 +177,14 @@ def cmd_chat(args) -> int:
 
     thread = threading.Thread(target=reader, name="labkit-chat-reader", daemon=True)
     thread.start()
-    stdin = sys.stdin.fileno()
+    stdin = _Stdin()
     try:
         if args.nick:
             sock.sendall(f"/nick {args.nick}\n".encode())
         while not closed.is_set():
-            if not select.select([stdin], [], [], 0.1)[0]:
+            data = stdin.read(0.1)
+            if data is None:
                 continue
-            data = os.read(stdin, 65536)
             if not data:  # end of input: leave the room politely
                 sock.sendall(b"/quit\n")
                 break

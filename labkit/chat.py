@@ -26,7 +26,7 @@ seconds) and the connection closes. The others never wait for it again.
 from __future__ import annotations
 
 import collections
-import select
+import selectors
 import socket
 import threading
 import time
@@ -91,6 +91,7 @@ class _Member:
         self._queued = 0  # bytes in the outbox
         self._closing = False  # no more lines accepted: flush what is queued, then stop
         self._deadline: float | None = None  # when closing, give up writing at this time
+        self._selector: selectors.BaseSelector | None = None  # the writer's, made on first use
 
     def put(self, data: bytes, max_lines: int, max_bytes: int, patience: float) -> bool:
         """Queue *data*. If the outbox is full, wait up to *patience* s for the writer
@@ -123,20 +124,25 @@ class _Member:
             self._cond.notify_all()
 
     def write_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._outbox and not self._closing:
-                    self._cond.wait(0.5)
-                if not self._outbox:
-                    return  # closing, and everything went out
-                batch = bytearray()  # one send for many small lines, but not too many
-                while self._outbox and len(batch) < _BATCH:
-                    batch += self._outbox.popleft()
-                self._queued -= len(batch)
-                self._cond.notify_all()  # a broadcast may be waiting for room
-            if not self._write(batch):
-                self._give_up()
-                return
+        try:
+            while True:
+                with self._cond:
+                    while not self._outbox and not self._closing:
+                        self._cond.wait(0.5)
+                    if not self._outbox:
+                        return  # closing, and everything went out
+                    batch = bytearray()  # one send for many small lines, but not too many
+                    while self._outbox and len(batch) < _BATCH:
+                        batch += self._outbox.popleft()
+                    self._queued -= len(batch)
+                    self._cond.notify_all()  # a broadcast may be waiting for room
+                if not self._write(batch):
+                    self._give_up()
+                    return
+        finally:
+            if self._selector is not None:
+                self._selector.close()
+                self._selector = None
 
     def _give_up(self) -> None:
         # the client is gone (or too slow to flush to): take no more lines for it,
@@ -151,15 +157,34 @@ class _Member:
         except OSError:
             pass
 
+    def _writable(self, timeout: float) -> bool:
+        """Wait up to *timeout* s until the socket takes bytes (or has failed: then the
+        send says so). A selector, because poll() does not exist on Windows; there
+        DefaultSelector is select(), which takes sockets and counts a failed one as
+        writable too."""
+        sock = self.conn.sock
+        if sock.fileno() < 0:
+            return True  # closed under us: the send raises, and the writer gives up
+        try:
+            if self._selector is None:
+                selector = selectors.DefaultSelector()
+                try:
+                    selector.register(sock, selectors.EVENT_WRITE)
+                except BaseException:
+                    selector.close()
+                    raise
+                self._selector = selector
+            return bool(self._selector.select(timeout))
+        except (OSError, ValueError):
+            return True  # no selector, or the socket went bad: let the send report it
+
     def _write(self, data) -> bool:
         sock, view = self.conn.sock, memoryview(data)
-        poller = select.poll()
-        poller.register(sock, select.POLLOUT)
         while view:
             if self.conn.stopping or (self._deadline and time.monotonic() > self._deadline):
                 return False
-            # short poll, so that a member who is dropped or a stopping server is noticed
-            if not poller.poll(50):
+            # short wait, so that a member who is dropped or a stopping server is noticed
+            if not self._writable(0.05):
                 continue
             try:
                 n = sock.send(view)

@@ -14,6 +14,10 @@ row is shown when its connection was seen as ours before, or is a connection
 to one of labkit's servers. The notebook kernel's own sockets (to JupyterLab)
 are left out.
 
+Where the system refuses a system-wide look at its sockets (macOS without root), the
+table holds this kernel's own sockets only, from ``psutil.Process()``, and says so
+under the rows: the ones held by the kernel only are missing there.
+
 Ports change from run to run, so each row is named after its endpoints rather
 than their numbers: a labkit server by its name ("echo"), another listening
 socket "server", every other endpoint "client", "client 2" … in the order they
@@ -32,9 +36,10 @@ import time
 
 import psutil
 
-__all__ = ["snapshot", "Snapshot", "SocketRow", "Timeline"]
+__all__ = ["snapshot", "Snapshot", "SocketRow", "Timeline", "net_connections"]
 
 _PASSING = {"SYN_SENT", "SYN_RECV", "FIN_WAIT1", "CLOSING", "LAST_ACK"}
+OWN_ONLY = "(only this kernel's own sockets: the system refused a system-wide scan)"
 
 
 def _endpoint(addr) -> tuple | None:
@@ -93,12 +98,14 @@ class Snapshot:
     """The table at one moment; its repr is the table as aligned text.
 
     ``snap.state("client → echo")`` is one row's state (None if absent);
-    ``snap.states()`` maps every row's name to its state.
+    ``snap.states()`` maps every row's name to its state. ``snap.note`` is None, or
+    a line shown under the rows saying what the table could not include.
     """
 
-    def __init__(self, label: str, rows: list[SocketRow]):
+    def __init__(self, label: str, rows: list[SocketRow], note: str | None = None):
         self.label = label
         self.rows = sorted(rows, key=lambda r: (r.name, r.state, r.kind))
+        self.note = note
 
     def states(self) -> dict[str, str]:
         return {row.name: row.state for row in self.rows}
@@ -114,13 +121,14 @@ class Snapshot:
 
     def text(self, indent: str = "  ") -> str:
         title = f"{self.label}:" if self.label else "sockets:"
+        note = [indent + self.note] if self.note else []
         if not self.rows:
-            return f"{title}\n{indent}(no sockets)"
+            return "\n".join([title, f"{indent}(no sockets)"] + note)
         cells = self.table()
         widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
         lines = [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
                  for row in cells]
-        return "\n".join([title] + lines)
+        return "\n".join([title] + lines + note)
 
     def html(self) -> str:
         import html
@@ -130,6 +138,9 @@ class Snapshot:
         body = "".join(
             "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row)
             + "</tr>" for row in cells[1:])
+        if self.note:
+            body += (f"<tr><td colspan='{len(cells[0])}' style='text-align:left'>"
+                     f"<i>{html.escape(self.note)}</i></td></tr>")
         caption = html.escape(self.label or "sockets")
         return (f"<table><caption style='text-align:left'><b>{caption}</b></caption>"
                 f"<tr>{head}</tr>{body}</table>")
@@ -163,7 +174,8 @@ class Timeline:
 
     def snap(self, label: str = "") -> Snapshot:
         """Wait for the sockets to settle, read the table, keep and return it."""
-        snap = Snapshot(label, self._rows())
+        rows, note = self._rows()
+        snap = Snapshot(label, rows, note)
         self.snapshots.append(snap)
         return snap
 
@@ -188,7 +200,7 @@ class Timeline:
         return _plot(self)
 
     # -- reading the table -----------------------------------------------------
-    def _rows(self) -> list[SocketRow]:
+    def _rows(self) -> tuple[list[SocketRow], str | None]:
         from .servers import running
 
         servers = running()
@@ -206,7 +218,7 @@ class Timeline:
             owned |= {(remote, local) for local, remote in owned}
             return [r for r in table if r[3] or (r[0], r[1]) in self._ours | owned]
 
-        raw = _settled_table(keep)
+        raw, complete = _settled_table(keep)
         for obj, name in self._named:
             endpoint = _resolve(obj)
             if endpoint is not None:
@@ -238,7 +250,7 @@ class Timeline:
             elif remote is not None:
                 name += f" → {self._names[remote]}"
             named.append(SocketRow(name, state, local, remote, owned, kind))
-        return named
+        return named, None if complete else OWN_ONLY
 
     def _auto_name(self, endpoint, base) -> None:
         if endpoint in self._names:
@@ -273,8 +285,9 @@ def _resolve(obj) -> tuple | None:
     raise TypeError(f"cannot name {obj!r}: expected a socket, a server, a port or (host, port)")
 
 
-def _read_table() -> list[tuple]:
-    """(local, remote, state, owned, kind) for this process's sockets and the orphans."""
+def _read_table() -> tuple[list[tuple], bool]:
+    """(local, remote, state, owned, kind) for this process's sockets and the orphans, and
+    whether the orphans could be looked for (False: this process's sockets only)."""
     exclude = _kernel_ports()
     rows = []
     for c in psutil.Process().net_connections("inet"):
@@ -285,26 +298,63 @@ def _read_table() -> list[tuple]:
         kind = "udp" if c.type == socket.SOCK_DGRAM else "tcp"
         state = c.status if kind == "tcp" else "(udp)"
         rows.append((local, remote, state, True, kind))
-    return rows + [(local, remote, state, False, "tcp") for local, remote, state in _orphans()]
+    orphans = _orphans()
+    if orphans is None:  # the system said no: what this process holds is all we know
+        return rows, False
+    return rows + [(local, remote, state, False, "tcp") for local, remote, state in orphans], True
 
 
 _PROC_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
                 6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 11: "CLOSING"}
 
 
-def _orphans() -> list[tuple]:
-    """TCP sockets no process holds any more (closed, but the kernel keeps them)."""
-    if not os.path.exists("/proc/net/tcp"):
-        try:
-            everyone = psutil.net_connections("tcp")
-        except (psutil.AccessDenied, OSError):  # macOS without root: own sockets only
-            return []
+def _everyone(kind: str):
+    """Every socket of *kind* on this machine (psutil's list), or None if the system
+    refuses to show them (macOS without root: AccessDenied)."""
+    try:
+        return psutil.net_connections(kind)
+    except (psutil.AccessDenied, OSError):
+        return None
+
+
+def net_connections(kind: str = "inet") -> list:
+    """``psutil.net_connections(kind)``: every socket of *kind* on this machine, where the
+    system allows a look at them all; where it refuses (macOS without root), this
+    process's own sockets, ``psutil.Process().net_connections(kind)``, and a line on
+    stdout saying so. Call it from a cell (it is the cell that shows that line).
+    (On macOS psutil gathers the list process by process, so even as root it holds no
+    socket that only the kernel keeps, such as one in TIME_WAIT.)
+
+    >>> [c.status for c in net_connections("tcp4") if c.laddr.port == port]
+    ['TIME_WAIT']
+    """
+    everyone = _everyone(kind)
+    if everyone is not None:
+        return everyone
+    print(OWN_ONLY)
+    return psutil.Process().net_connections(kind)
+
+
+_PROC_NET = "/proc/net"  # Linux: the kernel's socket tables, orphans included
+
+
+def _orphans() -> list[tuple] | None:
+    """TCP sockets no process holds any more (closed, but the kernel keeps them).
+
+    None when the system refuses to show every socket (macOS without root): then the
+    table falls back to this process's own, ``psutil.Process().net_connections()``.
+    """
+    if not os.path.exists(os.path.join(_PROC_NET, "tcp")):
+        everyone = _everyone("tcp")
+        if everyone is None:  # macOS without root: own sockets only
+            return None
+        # no process: pid None (Linux, BSD), or 0 (Windows lists TIME_WAIT under pid 0)
         return [(_endpoint(c.laddr), _endpoint(c.raddr), c.status) for c in everyone
-                if c.pid is None and c.raddr and c.status not in ("LISTEN", "NONE")]
+                if not c.pid and c.raddr and c.status not in ("LISTEN", "NONE")]
     found = []
-    for name, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
         try:
-            with open(name, encoding="ascii") as f:
+            with open(os.path.join(_PROC_NET, name), encoding="ascii") as f:
                 lines = f.read().splitlines()[1:]
         except OSError:
             continue
@@ -327,15 +377,17 @@ def _proc_address(text: str, family) -> tuple:
     return (ip, int(port, 16))
 
 
-def _settled_table(keep, timeout: float = 0.5) -> list[tuple]:
-    """Read the rows *keep* accepts until they stop changing and none is passing."""
+def _settled_table(keep, timeout: float = 0.5) -> tuple[list[tuple], bool]:
+    """Read the rows *keep* accepts until they stop changing and none is passing; and
+    whether the table is complete (False: this process's own sockets only)."""
     deadline = time.monotonic() + timeout
     previous = None
     while True:
-        rows = sorted(keep(_read_table()), key=repr)
+        table, complete = _read_table()
+        rows = sorted(keep(table), key=repr)
         calm = rows == previous and not any(r[2] in _PASSING for r in rows)
         if calm or time.monotonic() >= deadline:
-            return rows
+            return rows, complete
         previous = rows
         time.sleep(0.005)
 
@@ -361,8 +413,16 @@ def _plot(timeline: Timeline):
     families, _ = _fonts()
     names = sorted({row.name for s in timeline.snapshots for row in s.rows})
     cols = len(timeline.snapshots)
-    fig = _figure((2.2 + 2.1 * max(cols, 1), 1.2 + 0.55 * max(len(names), 1)))
-    ax = fig.add_axes((0.27, 0.02, 0.72, 0.8))
+    note = next((s.note for s in timeline.snapshots if s.note), None)
+    height = 1.2 + 0.55 * max(len(names), 1)
+    if note is None:
+        fig = _figure((2.2 + 2.1 * max(cols, 1), height))
+        ax = fig.add_axes((0.27, 0.02, 0.72, 0.8))
+    else:  # a strip below the grid for the note
+        fig = _figure((2.2 + 2.1 * max(cols, 1), height + 0.4))
+        ax = fig.add_axes((0.27, 0.4 / (height + 0.4) + 0.02, 0.72, 0.8 * height / (height + 0.4)))
+        fig.text(0.02, 0.1 / (height + 0.4), _drawable(note), fontsize=10, family=families,
+                 style="italic")
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(len(names) - 0.5, -0.5)
     ax.set_xticks(range(cols), [_drawable(s.label or str(i + 1))

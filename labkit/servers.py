@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 import selectors
 import socket
 import threading
@@ -66,6 +67,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# SO_REUSEADDR means "connections in TIME_WAIT do not count" on POSIX systems only. On
+# Windows it lets a second socket take the port even from a live listener, and a plain
+# bind there already ignores TIME_WAIT: so it is set on POSIX only (as asyncio does).
+_REUSE_ADDRESS = os.name == "posix"
+_WSAEADDRINUSE = 10048  # Windows' "address in use", in OSError.winerror
+
+
+def _in_use(exc: OSError) -> bool:
+    return exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == _WSAEADDRINUSE
+
+
 def _bind(kind: int, host: str, port: int) -> socket.socket:
     """Create, bind (and for TCP listen) a socket; close it again if that fails."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -73,11 +85,12 @@ def _bind(kind: int, host: str, port: int) -> socket.socket:
     try:
         # lets a fixed port be reused while old connections sit in TIME_WAIT;
         # it does not help against a listener that is still alive (see registry)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if _REUSE_ADDRESS:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
+            if _in_use(exc):
                 raise LabkitError(
                     f"{host}:{port} is already in use - another server (or an older run "
                     "of this cell outside labkit's registry) is listening there; stop it, "

@@ -1,8 +1,10 @@
 """The nbval sanitize rules in tests/nbval-sanitize.cfg, read with nbval's own parser.
 
-Each rule is proved on its own (what it must change, and how) and all rules together
-(what must survive: fixed ports, versions, byte counts, hex dumps, ordinary numbers);
-the last test runs the project's pytest configuration on a small notebook.
+Each rule is proved on its own (what it must change, and how, and what it must leave
+alone), the three port rules over the whole port range (32768-65535 become PORT, every
+other number stays), and all rules together (what must survive: fixed ports, versions,
+byte counts, hex dumps, ordinary numbers); the last test runs the project's pytest
+configuration on a small notebook.
 """
 
 import re
@@ -76,10 +78,57 @@ def test_a_malformed_pair_is_dropped_silently_by_nbval():
 # Each rule changes what it should
 
 
+# ---------------------------------------------------------------------------
+# The port range: 32768-65535, every system's ephemeral ports (Linux 32768-60999, macOS
+# and Windows 49152-65535), in each of the three port rules
+
+PORT_RULES = ["host:port", "address tuple", "named port"]
+EPHEMERAL = [32768, 32769, 32770, 32799, 32800, 32999, 33000, 39999, 40000, 49152, 54321,
+             59999, 60000, 60999, 61000, 64999, 65000, 65499, 65500, 65529, 65530, 65533,
+             65535]
+NOT_EPHEMERAL = [0, 80, 1023, 1024, 6666, 8080, 9998, 10000, 31999, 32767, 65536, 65540,
+                 65599, 66000, 70000, 99999, 100000, 327680, 543210]
+IN_CONTEXT = {  # each port rule, with the port in a place it looks at
+    "host:port": ["127.0.0.1:{}", "[::1]:{}", "localhost:{}", "Hello from /127.0.0.1:{}"],
+    "address tuple": ["('127.0.0.1', {})", "('::1', {}, 0, 0)", '["0.0.0.0", {}]'],
+    "named port": ["port={}", "listening on port {}", "'port': {}", "localport={}",
+                   "端口号为:{}..."],
+}
+
+
+@pytest.mark.parametrize("name", PORT_RULES)
+@pytest.mark.parametrize("port", EPHEMERAL)
+def test_every_port_rule_takes_every_ephemeral_port(name, port):
+    for context in IN_CONTEXT[name]:
+        assert sanitize(context.format(port), rule(name)) == context.format("PORT")
+
+
+@pytest.mark.parametrize("name", PORT_RULES)
+@pytest.mark.parametrize("port", NOT_EPHEMERAL)
+def test_no_port_rule_takes_a_port_outside_the_range(name, port):
+    for context in IN_CONTEXT[name]:
+        text = context.format(port)
+        assert sanitize(text, rule(name)) == text
+        assert sanitize(text) == text
+
+
+@pytest.mark.parametrize("name, context", [("host:port", "127.0.0.1:{}"),
+                                           ("address tuple", "('', {})"),
+                                           ("named port", "port {}.")])
+def test_the_range_is_exactly_32768_to_65535(name, context):
+    # every number from 0 to 99999 in its place: PORT exactly when it is in the range
+    lines = sanitize("\n".join(context.format(p) for p in range(100000)), rule(name))
+    taken = [p for p, line in enumerate(lines.split("\n")) if line == context.format("PORT")]
+    assert taken == list(range(32768, 65536))
+
+
 @pytest.mark.parametrize("before, after", [
     ("listening on 127.0.0.1:54321", "listening on 127.0.0.1:PORT"),
-    ("0.0.0.0:32768", "0.0.0.0:PORT"),  # lowest ephemeral port
-    ("localhost:60999", "localhost:PORT"),  # highest
+    ("0.0.0.0:32768", "0.0.0.0:PORT"),  # lowest ephemeral port (Linux)
+    ("localhost:60999", "localhost:PORT"),  # highest on Linux
+    ("127.0.0.1:49152", "127.0.0.1:PORT"),  # lowest on macOS and Windows
+    ("127.0.0.1:61000", "127.0.0.1:PORT"),
+    ("127.0.0.1:65535", "127.0.0.1:PORT"),  # highest on macOS and Windows
     ("[::1]:45000", "[::1]:PORT"),
     ("[::]:45000", "[::]:PORT"),
     ("http://127.0.0.1:40000/index.html", "http://127.0.0.1:PORT/index.html"),
@@ -105,6 +154,8 @@ def test_host_port(before, after):
      "laddr=('127.0.0.1', 9998), raddr=('127.0.0.1', PORT)>"),
     ("accepted ('127.0.0.1', 41234) ('127.0.0.1', 41236)",
      "accepted ('127.0.0.1', PORT) ('127.0.0.1', PORT)"),
+    ("('127.0.0.1', 65535)", "('127.0.0.1', PORT)"),  # macOS and Windows hand these out
+    ("raddr=('127.0.0.1', 61000)", "raddr=('127.0.0.1', PORT)"),
 ])
 def test_address_tuple(before, after):
     assert sanitize(before, rule("address tuple")) == after
@@ -124,6 +175,9 @@ def test_address_tuple(before, after):
     ("Port: 40000", "Port: PORT"),
     ("等待远程连接,端口号为:54321...", "等待远程连接,端口号为:PORT..."),
     ("连接到主机:localhost ,端口号:40001", "连接到主机:localhost ,端口号:PORT"),
+    ("Socket[addr=/127.0.0.1,port=9998,localport=65535]",
+     "Socket[addr=/127.0.0.1,port=9998,localport=PORT]"),
+    ("listening on port 61000", "listening on port PORT"),
 ])
 def test_named_port(before, after):
     assert sanitize(before, rule("named port")) == after
@@ -188,15 +242,45 @@ def test_ipykernel_path(before, after):
 
 
 # ---------------------------------------------------------------------------
+# What each rule must leave alone (applied on its own)
+
+
+LEFT_ALONE = {
+    "host:port": ["127.0.0.1:9998", "127.0.0.1:32767", "127.0.0.1:65536", "192.168.1.5:54321",
+                  "x127.0.0.1:54321", "13:05:09", "[::2]:54321"],
+    "address tuple": ["('127.0.0.1', 9998)", "('10.0.0.1', 54321)", "(1, 54321)",
+                      "('127.0.0.1', 65536)", "('0.0.0.0', 0)"],
+    "named port": ["port=9998", "report 54321", "sport 54321", "passport=54321",
+                   "Port: 1023", "localport=65536", "端口号为:6666..."],
+    "fd": ["pfd=3", "fds=4", "fd=-1", "fd = 3"],
+    "memory address": ["0x7f", "0xC080", "0xFFFF", "e4 bd a0", "at 7f3a2c1b5e50"],
+    "thread ident": ["started 3 clients", "started 1234", "restarted 139980003847040"],
+    "pid": ["rapid 1234", "pids 12", "pid=abc", "stupid 5"],
+    "timestamp": ["2026-11-25", "13:05:09", "2026-11-25 13:05"],
+    "ipykernel path": ["/tmp/notes.py", "/tmp/ipykernel_x/1.py", "/tmp/ipykernel_1/a.py"],
+}
+
+
+def test_every_rule_has_texts_it_must_leave_alone():
+    assert list(LEFT_ALONE) == RULES
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_each_rule_leaves_alone(name):
+    for text in LEFT_ALONE[name]:
+        assert sanitize(text, rule(name)) == text
+
+
+# ---------------------------------------------------------------------------
 # What must survive every rule
 
 
 @pytest.mark.parametrize("text", [
-    # fixed ports the lessons use on purpose, and ports outside 32768-60999
-    "127.0.0.1:9998", "localhost:6666", "0.0.0.0:8080", "127.0.0.1:65533",
-    "127.0.0.1:32767", "127.0.0.1:61000", "127.0.0.1:80", "127.0.0.1:543210",
-    "('127.0.0.1', 9998)", "('127.0.0.1', 65533)", "('0.0.0.0', 0)", "('127.0.0.1', 6666)",
-    "port=9998", "port 6666", "localport=65533", "端口号为:6666...",
+    # fixed ports the lessons use on purpose, and ports outside 32768-65535
+    "127.0.0.1:9998", "localhost:6666", "0.0.0.0:8080", "127.0.0.1:1023",
+    "127.0.0.1:32767", "127.0.0.1:65536", "127.0.0.1:80", "127.0.0.1:543210",
+    "('127.0.0.1', 9998)", "('127.0.0.1', 65536)", "('0.0.0.0', 0)", "('127.0.0.1', 6666)",
+    "port=9998", "port 6666", "localport=32767", "端口号为:6666...",
     "Socket[addr=/127.0.0.1,port=9998,localport=6666]",
     # other hosts: not sanitized (a lesson showing them tags the cell)
     "192.168.1.5:54321", "('10.0.0.1', 54321)",
@@ -242,9 +326,13 @@ def test_nbval_passes_a_rerun_with_a_new_port_and_fails_a_changed_output(tmp_pat
     ]), path)
     assert nbtool.run([path]) == 0
 
+    # one small notebook needs no workers: where the configuration starts them (xdist),
+    # -n 0 keeps this run in one process, which spares it their start-up time
+    workers = ["-n", "0"] if "--numprocesses" in (root / "pyproject.toml").read_text() else []
+
     def pytest_here():
-        return subprocess.run([sys.executable, "-m", "pytest", "-q", "notebooks"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=100)
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", *workers, "notebooks"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=100)
 
     done = pytest_here()
     assert done.returncode == 0, done.stdout + done.stderr

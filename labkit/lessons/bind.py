@@ -27,7 +27,8 @@ def may_bind_low_ports() -> bool:
                 return int(f.read()) <= 80
         except (OSError, ValueError):
             return False
-    return sys.platform == "darwin"  # macOS dropped the rule in 10.14 (Mojave)
+    # macOS dropped the rule in 10.14 (Mojave); Windows never had it
+    return sys.platform in ("darwin", "win32")
 
 
 def try_connect(host: str, port: int, timeout: float = 1.0) -> str:
