@@ -15,8 +15,10 @@ from . import (
     aioserver, causal, chat, clients, conformance, console, errors, events, exercises, figures,
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
     protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
+    addresses, room,  # the instructor's room
 )
 # the public names of every module (internal modules such as causal and seqdiagram export none)
+from .addresses import *  # noqa: F403
 from .aioserver import *  # noqa: F403
 from .chat import *  # noqa: F403
 from .clients import *  # noqa: F403
@@ -34,6 +36,7 @@ from .preflight import *  # noqa: F403
 from .programs import *  # noqa: F403
 from .protocols import *  # noqa: F403
 from .relay import *  # noqa: F403
+from .room import *  # noqa: F403
 from .selectserver import *  # noqa: F403
 from .servers import *  # noqa: F403
 from .tracesteps import *  # noqa: F403
@@ -47,5 +50,6 @@ _MODULES = (
     aioserver, causal, chat, clients, conformance, console, errors, events, exercises, figures,
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
     protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
+    addresses, room,  # the instructor's room
 )
 __all__ = [name for module in _MODULES for name in module.__all__]

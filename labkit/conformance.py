@@ -19,24 +19,56 @@ slow client (close its connection) instead of queueing all 6 MB for it.
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
 
 from .clients import _address
 from .framing import LineDecoder, TooLong
+from .servers import _is_loopback
 
 __all__ = ["check_chat_server", "ChatReport", "CHAT_STEPS"]
 
 CHAT_STEPS = ("join", "nick", "broadcast", "leave", "long line", "bad UTF-8", "slow consumer")
 SLOW_LINES = 1600
 _PROBE = ": hello"  # the end of carol's line in the join step
+_CONNECT_TIMEOUT = 2.0  # seconds a connect may take (a classmate's machine, too)
 STALL = 1.5  # seconds a reader may wait for the next line before we call it stalled
 _MARKS = {True: "✓", False: "✗", None: "–"}
 
 
 class _Failed(Exception):
     """A step found the first thing that is wrong."""
+
+
+# "no route": POSIX errno values, and Windows' WSAENETUNREACH, WSAEHOSTDOWN, WSAEHOSTUNREACH
+_NO_ROUTE = {errno.EHOSTUNREACH, errno.ENETUNREACH, getattr(errno, "EHOSTDOWN", None),
+             10051, 10064, 10065} - {None}
+
+
+class _Unreachable(_Failed):
+    """Nothing could be reached at the address: the check did not start."""
+
+
+def _unreachable(address, name: str, exc: OSError) -> _Failed:
+    """Say why *name* could not connect to *address* (a classmate's, maybe), and what to check."""
+    where = f"{address[0]}:{address[1]}"
+    if isinstance(exc, ConnectionRefusedError):
+        if _is_loopback(address[0]):
+            return _Unreachable(f"nothing is listening on {where}")
+        return _Unreachable(f"nothing is listening on {where}: is the server running, and "
+                            "bound to 0.0.0.0 (a server on 127.0.0.1 is for its own machine only)?")
+    if isinstance(exc, socket.gaierror):
+        return _Unreachable(f"cannot find the host {address[0]!r}: check how the address is spelt")
+    if isinstance(exc, TimeoutError):
+        return _Unreachable(f"nothing answered at {where} within {_CONNECT_TIMEOUT:g} s: is the "
+                            "address right, and is a firewall in the way (macOS and Windows ask "
+                            "whether to allow a server on 0.0.0.0)?")
+    if exc.errno in _NO_ROUTE or getattr(exc, "winerror", None) in _NO_ROUTE:
+        return _Unreachable(f"cannot reach {where} ({exc.strerror}): are both machines on "
+                            "the same network, and is the address right?")
+    return _Failed(f"{name} could not connect: {type(exc).__name__}: {exc}")
 
 
 class _Peer:
@@ -47,7 +79,7 @@ class _Peer:
         self.sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
         if rcvbuf:  # before connect, so the window the server sees is small from the start
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(2.0)
+        self.sock.settimeout(_CONNECT_TIMEOUT)
         try:
             self.sock.connect(address)
         except BaseException:
@@ -145,7 +177,8 @@ class ChatReport:
 
     @property
     def status(self) -> str:
-        """The verdict: "correct", "not yet", or "not attempted" (nothing listens)."""
+        """The verdict: "correct", "not yet", or "not attempted" (nothing listens or
+        answers at the address)."""
         return "not attempted" if self.refused else "correct" if self.ok else "not yet"
 
     @property
@@ -177,10 +210,8 @@ def check_chat_server(target, *, slow_lines: int = SLOW_LINES, on_failure=None) 
     def join(name, **kw) -> _Peer:
         try:
             peer = _Peer(address, name, **kw)
-        except ConnectionRefusedError:
-            raise _Failed(f"nothing is listening on {address[0]}:{address[1]}") from None
         except OSError as exc:
-            raise _Failed(f"{name} could not connect: {type(exc).__name__}: {exc}") from None
+            raise _unreachable(address, name, exc) from None
         peers.append(peer)
         return peer
 
@@ -196,7 +227,7 @@ def check_chat_server(target, *, slow_lines: int = SLOW_LINES, on_failure=None) 
                 report.steps.append((name, False, str(exc)))
                 if on_failure is not None:
                     on_failure(name, str(exc))
-                report.refused = name == "join" and str(exc).startswith("nothing is listening")
+                report.refused = name == "join" and isinstance(exc, _Unreachable)
                 break
             report.steps.append((name, True, detail))
     finally:

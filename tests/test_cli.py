@@ -76,12 +76,30 @@ def test_seed_client_talks_to_serve_echo():
         assert server.stop()[0] == 0
 
 
-def test_serve_on_the_network_warns():
+def test_serve_on_the_network_warns_and_prints_where_to_join():
+    from labkit import join_addresses
+
     server = Serve("chat", "--host", "0.0.0.0")
     with server as (host, port):
         assert host == "0.0.0.0"
         assert server.stop()[0] == 0
-        assert "reachable from other machines" in server.proc.stderr.read()
+        assert server.proc.stderr.read() == (
+            "warning: listening on 0.0.0.0: reachable from other machines on the network; "
+            "stop with Ctrl-C when the demo is over\n")
+        # after the first line: where learners join, the lines a notebook's room shows
+        joins = server.proc.stdout.read().splitlines()
+    assert joins == [str(a) for a in join_addresses(port, "0.0.0.0")] or joins == [
+        "join at: no network address found on this machine - is it connected to the network?"]
+    assert all(line.startswith("join at ") for line in joins)
+    for address in join_addresses(port, "0.0.0.0"):  # every IPv4 network address, with its port
+        assert f"join at {address.host}:{port} ({address.interface})" in joins
+
+
+def test_serve_on_loopback_prints_no_join_lines():
+    server = Serve("chat")
+    with server as (host, port):
+        assert server.stop()[0] == 0
+        assert server.proc.stdout.read() == "" and server.proc.stderr.read() == ""
 
 
 def test_client_greeting_and_clock():
