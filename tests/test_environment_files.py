@@ -95,8 +95,8 @@ def test_binder_and_ci_install_the_same_system_packages():
     assert "php-cli" in apt  # lesson 09; the sockets extension is part of it on Debian and Ubuntu
     ci = ci_apt_packages()
     assert apt <= ci, f"apt.txt installs {sorted(apt - ci)}, which CI never tests"
-    # CI has Java from apt (no conda there), and its own tools: Chromium, npm, a venv
-    assert ci - apt == {"default-jdk-headless", "chromium", "npm", "python3-venv"}
+    # CI has Java from apt (no conda there), and its own tools: Chromium, npm, a venv, ip
+    assert ci - apt == {"default-jdk-headless", "chromium", "npm", "python3-venv", "iproute2"}
 
 
 def test_ci_checks_the_php_sockets_extension_and_runs_the_readme_command():
