@@ -1,8 +1,9 @@
 """tools/nbtool.py: the repository's notebooks are normalised, and the tool does its jobs.
 
 The first test is the one that fails when someone commits a notebook that was not run
-and normalised by `python tools/nbtool.py run` (or `fix`). The others build small
-projects in a temporary folder from notebooks made with nbformat.v4.
+and normalised by `python tools/nbtool.py run` (or `fix`), or whose slide metadata is
+inconsistent. The others build small projects in a temporary folder from notebooks made
+with nbformat.v4; every lesson they make is also a small, well-formed slide deck.
 """
 
 import json
@@ -41,16 +42,38 @@ def result(text, count):
     return new_output("execute_result", data={"text/plain": text}, execution_count=count)
 
 
+def slide(kind, **metadata):
+    """Cell metadata with a slide_type (and whatever else is given, e.g. tags)."""
+    return {"slideshow": {"slide_type": kind}, **metadata}
+
+
+def md(source, kind="-", **metadata):
+    return new_markdown_cell(source, metadata=slide(kind, **metadata))
+
+
+NOTES = "**Speaker notes.**\n- About 20 min."
+
+
+def deck_tail():
+    """What every lesson here ends with, so that it is a deck: a section, notes, a Summary."""
+    return [md("## Try it\n\nOne more.", "slide"), md(NOTES, "notes"),
+            md("## Summary\n\n- Done.", "slide")]
+
+
+TAIL = len(deck_tail())
+
+
 def lesson(heading, intro, *cells, **metadata):
-    nb = new_notebook(cells=[new_markdown_cell(f"# {heading}\n\n{intro}"), *cells])
+    nb = new_notebook(cells=[md(f"# {heading}\n\n{intro}", "slide"), *cells, *deck_tail()])
     nb.metadata.update(metadata)
     return nb
 
 
 def welcome():
     return new_notebook(cells=[
-        new_markdown_cell("# 00 · Welcome\n\nHow the course works."),
+        md("# 00 · Welcome\n\nHow the course works.", "slide"),
         new_markdown_cell("(generated)", metadata={"tags": ["lessons"]}),
+        *deck_tail(),
     ])
 
 
@@ -89,7 +112,8 @@ def edit_json(root, name, change):
 
 def messy_notebook():
     nb = new_notebook(cells=[
-        new_markdown_cell("# 05 · Send", metadata={"editable": False}),
+        new_markdown_cell("# 05 · Send", metadata={
+            "editable": False, "slideshow": {"slide_type": "slide", "extra": 1}}),
         ran("a = 1", 7, metadata={"collapsed": True, "execution": {"iopub.status.idle": "x"}}),
         new_code_cell("   \n", execution_count=8, outputs=[stdout("left over\n")]),
         ran("a", 3, result("1", 3), metadata={"tags": ["nbval-ignore-output"], "scrolled": True}),
@@ -115,9 +139,10 @@ def test_normalise_reduces_notebook_metadata():
     }
 
 
-def test_normalise_keeps_only_nonempty_tags_in_cell_metadata():
+def test_normalise_keeps_only_nonempty_tags_and_the_slide_type_in_cell_metadata():
     nb = nbtool.normalise(messy_notebook())
-    assert [c.metadata for c in nb.cells] == [{}, {}, {}, {"tags": ["nbval-ignore-output"]}, {}]
+    assert [c.metadata for c in nb.cells] == [
+        {"slideshow": {"slide_type": "slide"}}, {}, {}, {"tags": ["nbval-ignore-output"]}, {}]
 
 
 def test_normalise_numbers_cell_ids_by_position():
@@ -183,6 +208,11 @@ def test_intro_may_be_the_next_markdown_cell():
     assert nbtool.describe_lesson("01-a.ipynb", nb).sentence == "First one."
 
 
+def test_speaker_notes_are_never_the_intro():
+    nb = new_notebook(cells=[md("# 01 · A", "slide"), md(NOTES, "notes"), md("First one.")])
+    assert nbtool.describe_lesson("01-a.ipynb", nb).sentence == "First one."
+
+
 def test_fix_writes_navigation_cells(tmp_path):
     root = make_project(tmp_path, **{"03-listen": lesson("03 · Listen and accept", "Listen.")})
     nbtool.fix(root)
@@ -193,9 +223,11 @@ def test_fix_writes_navigation_cells(tmp_path):
     for name, line in (("01-create", first), ("02-bind", middle), ("03-listen", last)):
         cells = load(root, name).cells
         for cell in (cells[0], cells[-1]):
-            assert (cell.cell_type, cell.source, cell.metadata) == ("markdown", line, {"tags": ["nav"]})
+            assert (cell.cell_type, cell.source, cell.metadata) == (
+                "markdown", line, {"tags": ["nav"], "slideshow": {"slide_type": "skip"}})
     welcome = load(root, "00-welcome").cells
-    assert [c.metadata.get("tags") for c in welcome] == [["nav"], None, ["lessons"], ["nav"]]
+    assert [c.metadata.get("tags") for c in welcome] == [["nav"], None, ["lessons"], *[None] * TAIL, ["nav"]]
+    assert welcome[2].metadata.slideshow == {"slide_type": "slide"}  # the lesson list
     assert welcome[0].source == "[Lessons](#Lessons) · [01 Create →](01-create.ipynb)"
 
 
@@ -221,7 +253,7 @@ def test_a_missing_lessons_cell_is_appended(tmp_path):
     root = make_project(tmp_path, **{"00-welcome": bare})
     nbtool.fix(root)
     cells = load(root, "00-welcome").cells
-    assert cells[-2].metadata == {"tags": ["lessons"]}
+    assert cells[-2].metadata == {"tags": ["lessons"], "slideshow": {"slide_type": "slide"}}
     assert cells[-2].source.startswith("## Lessons\n\n1. [Create](01-create.ipynb)")
 
 
@@ -268,7 +300,8 @@ def test_stray_metadata_is_detected(tmp_path):
     edit_json(root, "01-create", lambda nb: nb["cells"][2]["metadata"].update(scrolled=True))
     edit_json(root, "02-bind", lambda nb: nb["metadata"].update(widgets={}))
     assert nbtool.check(root) == [
-        "notebooks/01-create.ipynb: cell metadata other than tags (cells 2; run: python tools/nbtool.py fix)",
+        "notebooks/01-create.ipynb: cell metadata other than tags and slideshow.slide_type "
+        "(cells 2; run: python tools/nbtool.py fix)",
         "notebooks/02-bind.ipynb: notebook metadata: extra ['widgets']",
     ]
 
@@ -327,6 +360,180 @@ def test_check_command_exit_status(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------
+# Slides: every lesson is also a deck (slide_problems, and check() around it)
+
+
+def good_deck():
+    """A small lesson that is a well-formed deck; the tests below break it one way each."""
+    nav = "[Contents](00-welcome.ipynb#Lessons)"
+    return new_notebook(cells=[
+        md(nav, "skip", tags=["nav"]),                                     # 0
+        md("# 03 · Listen\n\nWe listen.", "slide"),                        # 1
+        md(NOTES, "notes"),                                                # 2
+        ran("import labkit", 1),                                           # 3
+        md("## Backlog\n\nA queue:", "slide"),                              # 4
+        ran("listen(1)", 2),                                               # 5
+        md("Later, more:", "subslide"),                                    # 6
+        md("## Exercise 1: accept\n\nWrite it:", "slide"),                  # 7
+        ran('ex = labkit.exercise("03-accept")\nex', 3),                   # 8
+        ran("def serve_one(listener):\n    ...", 4),                       # 9
+        ran("ex.check(serve_one)", 5),                                     # 10
+        md("Stuck?\n\n## Exercise 2: wait\n\nWrite it:", "slide"),          # 11
+        md(NOTES, "notes"),                                                # 12
+        ran('ex = labkit.exercise("03-wait")', 6),                          # 13
+        md("Done:", "subslide"),                                           # 14
+        ran("listener.close()", 7),                                        # 15
+        md("## Sidebar: SO_REUSEPORT\n\nAside.", "subslide"),               # 16
+        md("## End sidebar", "skip"),                                      # 17
+        md("```\n## not a heading: in a fence\n```"),                       # 18
+        md("## Summary\n\n- Done.", "slide"),                               # 19
+        md("## Questions\n\n1. Why?", "subslide"),                          # 20
+        md(nav, "skip", tags=["nav"]),                                     # 21
+    ])
+
+
+def set_type(nb, index, kind):
+    if kind is None:
+        nb.cells[index].metadata.pop("slideshow", None)
+    else:
+        nb.cells[index].metadata["slideshow"] = {"slide_type": kind}
+    return nb
+
+
+def test_a_good_deck_has_no_slide_problems():
+    assert nbtool.slide_problems(good_deck()) == []
+
+
+def test_questions_things_to_try_and_sidebars_may_be_slides_too():
+    nb = set_type(set_type(good_deck(), 20, "slide"), 16, "slide")
+    nb.cells[20].source = "## Things to try\n\n- More."
+    assert nbtool.slide_problems(nb) == []
+    assert nbtool.slide_problems(set_type(good_deck(), 17, "-")) == []  # End sidebar continues
+
+
+@pytest.mark.parametrize("index, kind, message", [
+    (4, "-", "cell 4 ('## Backlog') has the heading '## Backlog' but does not start a slide "
+             "(slide_type '-', not slide): every section is a slide"),
+    (4, "subslide", "cell 4 ('## Backlog') has the heading '## Backlog' but does not start a "
+                    "slide (slide_type 'subslide', not slide): every section is a slide"),
+    (4, None, "cell 4 ('## Backlog') has the heading '## Backlog' but does not start a slide "
+              "(slide_type None, not slide): every section is a slide"),
+    (19, "fragment", "cell 19 ('## Summary') has the heading '## Summary' but does not start a "
+                     "slide (slide_type 'fragment', not slide): every section is a slide"),
+    (20, "-", "cell 20 ('## Questions') has the heading '## Questions' but does not start a "
+              "slide (slide_type '-', not slide or subslide): every section is a slide"),
+    (16, "-", "cell 16 ('## Sidebar: SO_REUSEPORT') has the heading '## Sidebar: SO_REUSEPORT' "
+              "but does not start a slide (slide_type '-', not slide or subslide): every "
+              "section is a slide"),
+    (17, "slide", "cell 17 ('## End sidebar') has the heading '## End sidebar', which closes a "
+                  "sidebar: it must not start a slide (slide_type '-' or skip, not 'slide')"),
+    (1, "-", "cell 1 ('# 03 · Listen') is the title but not a slide (slide_type '-', not 'slide')"),
+    (1, "subslide", "cell 1 ('# 03 · Listen') is the title but not a slide "
+                    "(slide_type 'subslide', not 'slide')"),
+    (0, "-", "cell 0 ('[Contents](00-welcome.ipynb#Lessons)') is a navigation cell: slide_type "
+             "must be skip, not '-' (run: python tools/nbtool.py fix)"),
+    (5, "sub-slide", "cell 5 ('listen(1)'): slide_type 'sub-slide' is not one of slide, "
+                     "subslide, fragment, skip, notes, -"),
+    (2, "-", "cell 2 ('**Speaker notes.**') begins with **Speaker notes.** but its slide_type "
+             "is '-', not notes: it would show on the slide"),
+    (6, "notes", "cell 6 ('Later, more:') is speaker notes but does not begin with "
+                 "**Speaker notes.**, which tells a reader of the notebook what the cell is"),
+    (5, "notes", "cell 5 ('listen(1)') is speaker notes but a code cell: notes are markdown"),
+])
+def test_each_slide_fault_is_named(index, kind, message):
+    assert nbtool.slide_problems(set_type(good_deck(), index, kind)) == [message]
+
+
+def test_a_heading_in_the_middle_of_a_cell_starts_a_slide_too():
+    nb = set_type(good_deck(), 11, "-")  # "Stuck?" then "## Exercise 2: wait"
+    assert nbtool.slide_problems(nb) == [
+        "cell 11 ('Stuck?') has the heading '## Exercise 2: wait' but does not start a slide "
+        "(slide_type '-', not slide): every section is a slide",
+        "cell 11 ('Stuck?') introduces the exercise \"03-wait\" (cell 13) but does not start a "
+        "slide (slide_type '-', not slide or subslide): each exercise has a slide of its own",
+    ]
+
+
+def test_each_exercise_starts_its_own_slide():
+    nb = good_deck()
+    nb.cells[7].source = "Now an exercise. Write it:"  # no heading: only the exercise rule
+    nb = set_type(nb, 7, "-")
+    assert nbtool.slide_problems(nb) == [
+        "cell 7 ('Now an exercise. Write it:') introduces the exercise \"03-accept\" (cell 8) "
+        "but does not start a slide (slide_type '-', not slide or subslide): each exercise "
+        "has a slide of its own"]
+    assert nbtool.slide_problems(set_type(nb, 7, "subslide")) == []
+
+
+def test_an_exercise_without_prose_before_it_starts_the_slide_itself():
+    nb = good_deck()
+    nb.cells.insert(8, new_code_cell("setup()", execution_count=None))
+    assert nbtool.slide_problems(nb) == [
+        "cell 9 ('ex = labkit.exercise(\"03-accept\")') introduces the exercise \"03-accept\" "
+        "(cell 9) but does not start a slide (slide_type None, not slide or subslide): each "
+        "exercise has a slide of its own"]
+    nb.cells[9].metadata["slideshow"] = {"slide_type": "subslide"}
+    assert nbtool.slide_problems(nb) == []
+
+
+def test_a_lesson_without_slide_metadata_is_told_so_once():
+    nb = good_deck()
+    for cell in nb.cells:
+        cell.metadata.pop("slideshow", None)
+    assert nbtool.slide_problems(nb) == [
+        "no slide metadata: every lesson is also a slide deck (set each section's "
+        "metadata.slideshow.slide_type; see tools/nbtool.py)"]
+
+
+def test_a_deck_needs_speaker_notes_and_three_slides():
+    nb = good_deck()
+    nb.cells = [c for c in nb.cells if nbtool.slide_type_of(c) != "notes"]
+    assert nbtool.slide_problems(nb) == [
+        "no speaker notes: add a markdown cell of slide_type notes beginning with "
+        "**Speaker notes.** (what to demo, how long, where learners stumble)"]
+    small = new_notebook(cells=[md("# 01 · A\n\nIntro.", "slide"), md(NOTES, "notes"),
+                                md("## Summary\n\n- Done.", "slide")])
+    assert nbtool.slide_problems(small) == [
+        "only 2 slide(s): a lesson deck has at least 3 (the title, its sections, the Summary)"]
+
+
+def test_the_deck_opens_with_the_title():
+    nb = good_deck()
+    nb.cells.insert(1, md("Welcome!", "slide"))
+    assert nbtool.slide_problems(nb) == [
+        "cell 1 ('Welcome!') opens the lesson, but the first cell should be the H1 title "
+        "(the title slide)"]
+
+
+def test_section_headings_skip_code_fences_and_deeper_levels():
+    source = "Intro\n## One\n```\n## two\n```\n### three\n~~~\n## four\n~~~\n## End sidebar ##"
+    assert nbtool.section_headings(source) == ["One", "End sidebar"]
+
+
+def test_check_reports_slide_problems_by_notebook(tmp_path):
+    root = make_project(tmp_path)
+    nbtool.fix(root)
+    edit_json(root, "02-bind", lambda nb: nb["cells"][1]["metadata"].update(
+        slideshow={"slide_type": "-"}))
+    assert nbtool.check(root) == [
+        "notebooks/02-bind.ipynb: cell 1 ('# 02 · Bind') is the title but not a slide "
+        "(slide_type '-', not 'slide')",
+        "notebooks/02-bind.ipynb: only 2 slide(s): a lesson deck has at least 3 "
+        "(the title, its sections, the Summary)"]
+
+
+def test_fix_gives_generated_cells_their_slide_types(tmp_path):
+    root = make_project(tmp_path)
+    edit_json(root, "01-create", lambda nb: nb["cells"].insert(
+        0, {"cell_type": "markdown", "metadata": {"tags": ["nav"]}, "source": "old nav"}))
+    nbtool.fix(root)
+    cells = load(root, "01-create").cells
+    assert [nbtool.slide_type_of(c) for c in (cells[0], cells[-1])] == ["skip", "skip"]
+    assert nbtool.slide_type_of(load(root, "00-welcome").cells[2]) == "slide"
+    assert nbtool.check(root) == []
+
+
+# ---------------------------------------------------------------------------
 # run: a fresh kernel per notebook (slow-ish: a kernel start each)
 
 
@@ -342,7 +549,7 @@ def test_run_executes_in_a_fresh_kernel_and_normalises(tmp_path):
     nbtool.fix(root)
     assert nbtool.run([root / "notebooks" / "02-bind.ipynb"]) == 0
     cells = load(root, "02-bind").cells
-    assert [c.get("execution_count") for c in cells] == [None, None, 1, None, 2, 3, None]
+    assert [c.get("execution_count") for c in cells] == [None, None, 1, None, 2, 3, *[None] * TAIL, None]
     assert cells[2].outputs[0].data["text/plain"] == "'notebooks'"  # cwd is notebooks/
     assert cells[4].outputs[0].text == "你好\n"
     assert cells[5].outputs[0].ename == "TypeError"

@@ -16,20 +16,37 @@ the ephemeral port or an address differs), `run` keeps the stored ones: no diff 
 What "normalised" means (and what `fix` writes):
 - nbformat 4.5; notebook metadata is only `kernelspec` (python3), `language_info`
   (`{"name": "python"}`) and `labkit` (the notebook's runtime requirements), if present;
-- cell metadata is only `tags`, when there are any; cell ids are c00, c01, ... by position;
+- cell metadata is only `tags`, when there are any, and `slideshow` (its `slide_type`
+  alone), when set; cell ids are c00, c01, ... by position;
 - execution counts 1..N over the code cells that ran, in order; empty code cells have
   neither a count nor outputs;
 - the first and last cells of every lesson (NN-*.ipynb with NN >= 01) are generated
   markdown cells tagged `nav`:
       [← 02 Bind](02-bind.ipynb) · [Contents](00-welcome.ipynb#Lessons) · [04 Connect →](04-connect.ipynb)
   and the 00 notebook's are `[Lessons](#Lessons) · [01 Create →](01-create.ipynb)`;
+  they are left out of the slides (slide_type `skip`);
 - the cell tagged `lessons` in the 00 notebook holds "## Lessons" and a numbered list
-  of the lessons (H1 title, then the first sentence of the intro); README.md holds the
-  same list between <!-- lessons:start --> and <!-- lessons:end -->;
+  of the lessons (H1 title, then the first sentence of the intro), a slide of its own;
+  README.md holds the same list between <!-- lessons:start --> and <!-- lessons:end -->;
 - JSON with a 1-space indent, sorted keys, non-ASCII kept as is, a trailing newline.
 
 `check` also reports code cells that never ran (a stripped notebook) and error outputs
-in cells not tagged `raises-exception`. Importable: normalise(nb), problems(path), check(root).
+in cells not tagged `raises-exception`, and keeps every notebook a slide deck (RISE, the
+jupyterlab-rise extension, reads each cell's `metadata.slideshow.slide_type`):
+- every slide_type is one of slide, subslide, fragment, skip, notes or "-" (continue the
+  slide), and the notebook has slide metadata at all;
+- the first cell after the navigation cell is the H1 title, and it is a `slide`;
+- every markdown cell with a `## ` heading (outside code fences) starts a `slide`, wherever
+  in the cell the heading stands; `## Questions`, `## Things to try` and `## Sidebar: …`
+  may start a `subslide` instead, and a cell whose only heading is `## End sidebar` must
+  start neither (it closes the sidebar's slide, or is skipped);
+- each exercise starts a slide or subslide of its own: the markdown cell just before the
+  code cell that calls `labkit.exercise(` (speaker notes passed over; that code cell
+  itself if the cell before is code);
+- speaker notes are markdown cells of type `notes` that begin with "**Speaker notes.**",
+  and a cell that begins so is of type `notes`; every notebook has at least one, and at
+  least three slides.
+Importable: normalise(nb), problems(path), slide_problems(nb), check(root).
 """
 
 import argparse
@@ -53,6 +70,12 @@ README_START, README_END = "<!-- lessons:start -->", "<!-- lessons:end -->"
 FIX_HINT = "run: python tools/nbtool.py fix"
 RUN_HINT = "run: python tools/nbtool.py run"
 SANITIZE_FILE = "tests/nbval-sanitize.cfg"  # the rules nbval applies before comparing
+SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
+STARTS = ("slide", "subslide")  # the types that begin a new slide
+NOTES_MARKER = "**Speaker notes.**"  # how a notes cell announces itself in the notebook
+MIN_SLIDES, MIN_NOTES = 3, 1
+OPTIONAL_SUBSLIDES = ("Questions", "Things to try")  # may hang below the Summary
+SIDEBAR, END_SIDEBAR = "Sidebar:", "End sidebar"
 
 
 # ---------------------------------------------------------------------------
@@ -122,7 +145,8 @@ def describe_lesson(file, nb):
 
 def title_and_intro(nb):
     """The H1 text and the paragraph after it ("" for what is missing)."""
-    cells = [c for c in nb.cells if c.cell_type == "markdown" and NAV_TAG not in tags_of(c)]
+    cells = [c for c in nb.cells if c.cell_type == "markdown" and NAV_TAG not in tags_of(c)
+             and slide_type_of(c) != "notes"]
     for i, cell in enumerate(cells):
         lines = cell.source.splitlines()
         for j, line in enumerate(lines):
@@ -144,6 +168,12 @@ def first_sentence(paragraph):
 
 def tags_of(cell):
     return list(cell.get("metadata", {}).get("tags", []))
+
+
+def slide_type_of(cell):
+    """The cell's slide_type for RISE (None when it has none)."""
+    slideshow = cell.get("metadata", {}).get("slideshow")
+    return slideshow.get("slide_type") if isinstance(slideshow, dict) else None
 
 
 # ---------------------------------------------------------------------------
@@ -172,8 +202,12 @@ def lesson_list(lessons, link_prefix=""):
     return "\n".join(lines)
 
 
+GENERATED_SLIDE_TYPE = {NAV_TAG: "skip", LESSONS_TAG: "slide"}  # nav is not shown in slides
+
+
 def generated_cell(source, tag):
-    return nbformat.v4.new_markdown_cell(source, metadata={"tags": [tag]})
+    return nbformat.v4.new_markdown_cell(source, metadata={
+        "slideshow": {"slide_type": GENERATED_SLIDE_TYPE[tag]}, "tags": [tag]})
 
 
 def with_nav(nb, line):
@@ -217,12 +251,23 @@ def normalise(nb):
     nb.metadata = normalised_metadata(nb.metadata)
     count = 0
     for index, cell in enumerate(nb.cells):
-        tags = tags_of(cell)
-        cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})
+        cell.metadata = normalised_cell_metadata(cell)
         cell.id = f"c{index:02d}"
         if cell.cell_type == "code":
             count = renumber(cell, count)
     return nb
+
+
+def normalised_cell_metadata(cell):
+    """Only `tags` (when there are any) and `slideshow` reduced to its slide_type."""
+    kept = {}
+    tags = tags_of(cell)
+    if tags:
+        kept["tags"] = tags
+    slide_type = slide_type_of(cell)
+    if slide_type is not None:
+        kept["slideshow"] = {"slide_type": slide_type}
+    return nbformat.from_dict(kept)
 
 
 def normalised_metadata(metadata):
@@ -277,7 +322,7 @@ def problems(path):
     except ValueError as exc:  # not JSON, or not a notebook
         return [f"{display(path)}: cannot be read as a notebook: {exc}"]
     want = json.loads(serialise(fixed(nb, path)))
-    found = run_problems(nb)
+    found = run_problems(nb) + slide_problems(nb)
     if have != want:
         found += differences(have, want) or [f"not normalised ({FIX_HINT})"]
     return [f"{display(path)}: {message}" for message in found]
@@ -295,6 +340,109 @@ def run_problems(nb):
         if any(o.output_type == "error" for o in cell.outputs) and RAISES_TAG not in tags_of(cell):
             found.append(f"{where} shows an error but is not tagged {RAISES_TAG}")
     return found
+
+
+def slide_problems(nb):
+    """What keeps the notebook from being a well-formed slide deck (see the docstring)."""
+    cells = nb.cells
+    kinds = [slide_type_of(c) for c in cells]
+    found = [f"{where(i, c)}: slide_type {k!r} is not one of {', '.join(SLIDE_TYPES)}"
+             for i, (c, k) in enumerate(zip(cells, kinds)) if k is not None and k not in SLIDE_TYPES]
+    if all(k is None for k in kinds):
+        return found + ["no slide metadata: every lesson is also a slide deck (set each "
+                        "section's metadata.slideshow.slide_type; see tools/nbtool.py)"]
+    for i, cell in enumerate(cells):
+        if NAV_TAG in tags_of(cell) and kinds[i] != "skip":
+            found.append(f"{where(i, cell)} is a navigation cell: slide_type must be skip, "
+                         f"not {kinds[i]!r} ({FIX_HINT})")
+    content = [i for i, c in enumerate(cells) if NAV_TAG not in tags_of(c)]
+    if content:
+        first = content[0]
+        if not (cells[first].cell_type == "markdown" and re.match(r"#\s", cells[first].source)):
+            found.append(f"{where(first, cells[first])} opens the lesson, but the first cell "
+                         f"should be the H1 title (the title slide)")
+        elif kinds[first] != "slide":
+            found.append(f"{where(first, cells[first])} is the title but not a slide "
+                         f"(slide_type {kinds[first]!r}, not 'slide')")
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and NAV_TAG not in tags_of(cell):
+            found += heading_problems(i, cell, kinds[i])
+            found += notes_problems(i, cell, kinds[i])
+        elif kinds[i] == "notes":
+            found.append(f"{where(i, cell)} is speaker notes but a {cell.cell_type} cell: "
+                         f"notes are markdown")
+    found += exercise_problems(cells, kinds)
+    slides, notes = kinds.count("slide"), kinds.count("notes")
+    if slides < MIN_SLIDES:
+        found.append(f"only {slides} slide(s): a lesson deck has at least {MIN_SLIDES} "
+                     f"(the title, its sections, the Summary)")
+    if notes < MIN_NOTES:
+        found.append(f"no speaker notes: add a markdown cell of slide_type notes beginning "
+                     f"with {NOTES_MARKER} (what to demo, how long, where learners stumble)")
+    return found
+
+
+def heading_problems(index, cell, kind):
+    """A `## ` section heading starts a slide (see the docstring for the exceptions)."""
+    headings = section_headings(cell.source)
+    if not headings:
+        return []
+    where_ = f"{where(index, cell)} has the heading '## {headings[0]}'"
+    if all(h == END_SIDEBAR for h in headings):
+        if kind in STARTS:
+            return [f"{where_}, which closes a sidebar: it must not start a slide "
+                    f"(slide_type '-' or skip, not {kind!r})"]
+        return []
+    optional = headings[0] in OPTIONAL_SUBSLIDES or headings[0].startswith(SIDEBAR)
+    allowed = STARTS if optional else ("slide",)
+    if kind not in allowed:
+        wanted = "slide or subslide" if optional else "slide"
+        return [f"{where_} but does not start a slide (slide_type {kind!r}, not {wanted}): "
+                f"every section is a slide"]
+    return []
+
+
+def notes_problems(index, cell, kind):
+    marked = cell.source.lstrip().startswith(NOTES_MARKER)
+    if kind == "notes" and not marked:
+        return [f"{where(index, cell)} is speaker notes but does not begin with {NOTES_MARKER}, "
+                f"which tells a reader of the notebook what the cell is"]
+    if marked and kind != "notes":
+        return [f"{where(index, cell)} begins with {NOTES_MARKER} but its slide_type is "
+                f"{kind!r}, not notes: it would show on the slide"]
+    return []
+
+
+def exercise_problems(cells, kinds):
+    """Each exercise starts a slide or subslide: the markdown cell that introduces it."""
+    found = []
+    for index, cell in enumerate(cells):
+        match = re.search(r"labkit\.exercise\(\s*(['\"][^'\"]*['\"])?", cell.source)
+        if cell.cell_type != "code" or not match:
+            continue
+        before = [j for j in range(index) if kinds[j] != "notes"]
+        start = before[-1] if before and cells[before[-1]].cell_type == "markdown" else index
+        if kinds[start] not in STARTS:
+            name = match.group(1) or "here"
+            found.append(f"{where(start, cells[start])} introduces the exercise {name} "
+                         f"(cell {index}) but does not start a slide (slide_type {kinds[start]!r}, "
+                         f"not slide or subslide): each exercise has a slide of its own")
+    return found
+
+
+def section_headings(source):
+    """The text of each `## ` heading line in markdown `source`, outside code fences."""
+    headings, fenced = [], False
+    for line in source.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            headings.append(line[3:].strip().rstrip("#").strip())
+    return headings
+
+
+def where(index, cell):
+    return f"cell {index} ({excerpt(cell.source)})"
 
 
 def differences(have, want):
@@ -341,7 +489,7 @@ def cell_differences(have_cells, want_cells):
             kinds["other"].append(index)
     messages = {
         "ids": "cell ids are not c00, c01, …",
-        "metadata": "cell metadata other than tags",
+        "metadata": "cell metadata other than tags and slideshow.slide_type",
         "counts": "execution counts are not 1..N in order",
         "other": "outputs of empty code cells or result counts not normalised",
     }
