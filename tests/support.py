@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import struct
 import threading
@@ -58,3 +60,36 @@ def echo_roundtrip(address, text: str = "你好") -> bytes:
         s.sendall(text.encode())
         s.shutdown(socket.SHUT_WR)
         return read_all(s)
+
+
+_buffers: dict = {}  # what recv_line() read past a line's end, per socket
+
+
+def recv_line(sock: socket.socket, timeout: float = 5.0) -> bytes:
+    """One line (b"" at EOF), buffered per socket."""
+    sock.settimeout(timeout)
+    buf = _buffers.setdefault(sock, bytearray())
+    while (end := buf.find(b"\n")) < 0:
+        data = sock.recv(65536)
+        if not data:
+            line = bytes(buf)
+            buf.clear()
+            return line
+        buf += data
+    line = bytes(buf[:end + 1])
+    del buf[:end + 1]
+    return line
+
+
+def read_until(stream, want: bytes, timeout: float = 5.0) -> bytes:
+    """Bytes from a pipe until they end with *want* (a deadline, never a blocking read)."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while not got.endswith(want):
+        left = deadline - time.monotonic()
+        assert left > 0, got
+        if select.select([stream], [], [], left)[0]:
+            data = os.read(stream.fileno(), 4096)
+            assert data, got
+            got += data
+    return got

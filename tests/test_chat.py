@@ -14,7 +14,7 @@ import pytest
 import labkit
 from labkit import ChatRoom, TCPServer, check_chat_server
 from labkit.lessons import chat as chat_lesson
-from support import Baseline
+from support import Baseline, recv_line
 
 pytestmark = pytest.mark.timeout(30)
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,25 +43,6 @@ def client(server, name=None, *, rcvbuf=None):
     if name:
         sock.sendall(f"/nick {name}\n".encode())
     return sock
-
-
-_buffers = {}
-
-
-def recv_line(sock, timeout=5.0):
-    """One line (b"" at EOF), buffered per socket."""
-    sock.settimeout(timeout)
-    buf = _buffers.setdefault(sock, bytearray())
-    while (end := buf.find(b"\n")) < 0:
-        data = sock.recv(65536)
-        if not data:
-            line = bytes(buf)
-            buf.clear()
-            return line
-        buf += data
-    line = bytes(buf[:end + 1])
-    del buf[:end + 1]
-    return line
 
 
 def sync(server, *socks):

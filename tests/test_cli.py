@@ -1,7 +1,6 @@
 """The command line contract: python -m labkit serve | client | doctor."""
 
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -11,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from support import read_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -177,20 +178,6 @@ def _chat_client(port, *extra):
                             stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
 
 
-def _read_until(stream, want: bytes, timeout=5.0) -> bytes:
-    """Bytes from a pipe until they end with *want* (a deadline, never a blocking read)."""
-    got = b""
-    deadline = time.monotonic() + timeout
-    while not got.endswith(want):
-        left = deadline - time.monotonic()
-        assert left > 0, got
-        if select.select([stream], [], [], left)[0]:
-            data = os.read(stream.fileno(), 4096)
-            assert data, got
-            got += data
-    return got
-
-
 def _recv_until(sock, want: bytes) -> bytes:
     got = b""
     while not got.endswith(want):
@@ -213,7 +200,7 @@ def test_client_chat_sends_stdin_prints_what_arrives_and_quits_at_eof():
                 proc.stdin.flush()
                 assert _recv_until(bob, b"\n") == "alice: 你好\n".encode()
                 bob.sendall("欢迎 alice\n".encode())
-                assert _read_until(proc.stdout, b"\n") == "guest1: 欢迎 alice\n".encode()
+                assert read_until(proc.stdout, b"\n") == "guest1: 欢迎 alice\n".encode()
                 proc.stdin.close()  # EOF: the client sends /quit and exits 0
                 assert proc.wait(10) == 0
                 assert _recv_until(bob, b"\n") == b"* alice left\n"

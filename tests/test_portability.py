@@ -29,6 +29,7 @@ import pytest
 import labkit
 from labkit import ChatRoom, TCPServer, kernelview, servers
 from labkit import __main__ as cli
+from support import read_until, recv_line
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,25 +38,6 @@ ENV = {**os.environ, "PYTHONIOENCODING": "utf-8"}
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-_buffers: dict = {}
-
-
-def recv_line(sock, timeout=5.0) -> bytes:
-    """One line (b"" at EOF), buffered per socket."""
-    sock.settimeout(timeout)
-    buf = _buffers.setdefault(sock, bytearray())
-    while (end := buf.find(b"\n")) < 0:
-        data = sock.recv(65536)
-        if not data:
-            line = bytes(buf)
-            buf.clear()
-            return line
-        buf += data
-    line = bytes(buf[:end + 1])
-    del buf[:end + 1]
-    return line
 
 
 def member(server, name, *, rcvbuf=None) -> socket.socket:
@@ -215,20 +197,6 @@ def _forced_client(port, *extra):
                             stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
 
 
-def _read_until(stream, want: bytes, timeout=5.0) -> bytes:
-    """Bytes from a pipe until they end with *want* (a deadline, never a blocking read)."""
-    got = b""
-    deadline = time.monotonic() + timeout
-    while not got.endswith(want):
-        left = deadline - time.monotonic()
-        assert left > 0, got
-        if select.select([stream], [], [], left)[0]:
-            data = os.read(stream.fileno(), 4096)
-            assert data, got
-            got += data
-    return got
-
-
 def _finish(proc):
     if proc.poll() is None:
         proc.kill()
@@ -279,7 +247,7 @@ def test_the_chat_client_sends_prints_and_quits_without_select_on_stdin(baseline
             bob.settimeout(5)
             assert recv_line(bob) == "alice: 你好\n".encode()
             bob.sendall("欢迎 alice\n".encode())
-            assert _read_until(proc.stdout, b"\n") == "guest1: 欢迎 alice\n".encode()
+            assert read_until(proc.stdout, b"\n") == "guest1: 欢迎 alice\n".encode()
             proc.stdin.close()  # EOF: the client sends /quit and exits 0
             assert proc.wait(10) == 0
             assert recv_line(bob) == b"* alice left\n"
@@ -339,7 +307,7 @@ def _queued_and_accepted():
         srv.listen(1)
         srv.settimeout(2)
         tl = kernelview.Timeline(listener=srv)
-        with socket.create_connection(srv.getsockname(), timeout=2) as client:
+        with socket.create_connection(srv.getsockname(), timeout=2):
             tl.snap("queued")
             conn, _ = srv.accept()
             with conn:
