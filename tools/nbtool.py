@@ -2,6 +2,7 @@
 
 Usage:
     python tools/nbtool.py run [NB ...]   re-execute in a fresh kernel, then normalise
+                                          (--fresh: store every new output)
     python tools/nbtool.py fix            normalise every notebook, regenerate the
                                           navigation cells and both lesson lists
     python tools/nbtool.py check          exit 1 listing whatever is not normalised
@@ -10,8 +11,9 @@ Every subcommand takes --root DIR: the project folder holding notebooks/ and REA
 (default: this repository). `run` without arguments runs every notebooks/NN-*.ipynb, one
 after another; a notebook argument may be a path or a file name in notebooks/. A cell may
 raise only if tagged `raises-exception`; otherwise `run` reports it and writes nothing.
-Where a cell's new outputs equal the stored ones after tests/nbval-sanitize.cfg (only
-the ephemeral port or an address differs), `run` keeps the stored ones: no diff churn.
+Where every cell's new outputs equal the stored ones after tests/nbval-sanitize.cfg (only
+ephemeral ports or addresses differ), `run` keeps the stored ones: no diff churn. If one
+cell really changed, every cell takes the new run's outputs (never a mix of two runs).
 
 What "normalised" means (and what `fix` writes):
 - nbformat 4.5; notebook metadata is only `kernelspec` (python3), `language_info`
@@ -596,8 +598,11 @@ def untriggered_raises(nb):
             and not any(o.output_type == "error" for o in c.outputs)]
 
 
-def run(paths):
-    """Execute and normalise each notebook in turn; return how many failed."""
+def run(paths, fresh=False):
+    """Execute and normalise each notebook in turn; return how many failed.
+
+    With *fresh*, the new outputs are stored even where the old ones are equivalent.
+    """
     warm_matplotlib_font_cache()
     failed = 0
     for path in map(Path, paths):
@@ -610,7 +615,8 @@ def run(paths):
             continue
         for warning in untriggered_raises(nb):
             print(f"warning: {display(path)}: {warning}", file=sys.stderr)
-        nb = keep_equivalent_outputs(nb, read(path), sanitize_rules(path.parent.parent))
+        if not fresh:
+            nb = keep_equivalent_outputs(nb, read(path), sanitize_rules(path.parent.parent))
         if write_if_changed(path, serialise(fixed(nb, path))):
             print(f"wrote {display(path)}")
         else:
@@ -627,17 +633,26 @@ def sanitize_rules(root):
 
 
 def keep_equivalent_outputs(new, old, rules):
-    """`new` with each cell's stored outputs kept where nbval would call them equal.
+    """`new`, or `old`'s stored outputs if nbval would call every code cell's outputs equal.
 
     A re-run then changes no line of a notebook whose outputs differ only in what the
     sanitize file hides (ephemeral ports, addresses, times), so diffs show real changes.
+    It is all or nothing: where one cell really changed, every cell takes the new run's
+    outputs, so the stored outputs always come from one run (mixing runs would show, say,
+    one listener on three different ports in three cells).
     """
+    old_code = [c for c in old.cells if c.cell_type == "code"]
+    new_code = [c for c in new.cells if c.cell_type == "code"]
+    same = len(old_code) == len(new_code) and all(
+        cell.source == before.source
+        and (cell.execution_count is None) == (before.get("execution_count") is None)
+        and comparable(cell.outputs, rules) == comparable(before.outputs, rules)
+        for cell, before in zip(new_code, old_code))
+    if not same:
+        return new
     new = copy.deepcopy(new)
-    for cell, before in zip(new.cells, old.cells):
-        if (cell.cell_type == "code" and before.cell_type == "code" and cell.source == before.source
-                and cell.execution_count is not None and before.get("execution_count") is not None
-                and comparable(cell.outputs, rules) == comparable(before.outputs, rules)):
-            cell.outputs = copy.deepcopy(before.outputs)
+    for cell, before in zip([c for c in new.cells if c.cell_type == "code"], old_code):
+        cell.outputs = copy.deepcopy(before.outputs)
     return new
 
 
@@ -717,6 +732,8 @@ def parse_args(argv):
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", parents=[common], help="re-execute, then normalise")
     run_parser.add_argument("notebooks", nargs="*", metavar="NB")
+    run_parser.add_argument("--fresh", action="store_true",
+                            help="store the new run's outputs even where the old ones are equivalent")
     sub.add_parser("fix", parents=[common], help="normalise notebooks and lesson lists")
     sub.add_parser("check", parents=[common], help="exit 1 if anything is not normalised")
     return parser.parse_args(argv)
@@ -725,7 +742,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     if args.command == "run":
-        failed = run(resolve_notebooks(args.root, args.notebooks))
+        failed = run(resolve_notebooks(args.root, args.notebooks), fresh=args.fresh)
         report(check(args.root), quiet_ok=True)  # what is left to do, for information
         return 1 if failed else 0
     if args.command == "fix":
