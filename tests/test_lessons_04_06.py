@@ -347,3 +347,25 @@ def test_ask_rejects_a_single_recv():
             return sock.recv(1024)
 
     assert_not_yet("06-ask", ask, "Read until b''")
+
+
+def test_states_leaves_out_other_connections_to_a_port_of_the_same_number():
+    # On a shared machine another program's connection to a port with the same number can
+    # still sit in TIME_WAIT when lesson 06's listener gets that number: not ours.
+    from labkit.lessons.close import pair, states
+    old = socket.create_server(("127.0.0.1", 0))
+    port = old.getsockname()[1]
+    stranger = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn, _ = old.accept()
+    stranger.close()  # the stranger closes first: its end stays in TIME_WAIT
+    conn.close()
+    old.close()
+    with socket.create_server(("127.0.0.1", port)):  # the same number, now ours
+        assert states(port) == [("server", "LISTEN")]
+    listener, client, server_side = pair()
+    try:
+        assert states(listener.getsockname()[1]) == [
+            ("client", "ESTABLISHED"), ("server", "ESTABLISHED"), ("server", "LISTEN")]
+    finally:
+        for sock in (listener, client, server_side):
+            sock.close()

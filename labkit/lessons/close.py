@@ -1,4 +1,6 @@
-"""Exercises of lesson 06-close: read until the peer closes; finish sending, then read.
+"""Lesson 06-close: its two helpers (pair, states) and its exercises.
+
+Exercises: read until the peer closes; finish sending, then read.
 
 The peers here close for real: ``b''`` from ``recv`` is the only signal that
 the other side has finished, and a server that answers only after the end of
@@ -7,13 +9,57 @@ the request is waiting for exactly that.
 
 from __future__ import annotations
 
+import os
 import socket
 
 from ..exercises import NotYet, register
+from ..kernelview import net_connections
 from ..peers import AdversarialPeer
 from ..servers import TCPServer
 from .connect import outcome, tcp_pair
 from .sendrecv import PAUSE, _in_background, _send_then_finish
+
+__all__ = ["pair", "states"]
+
+_client_ports: set[int] = set()  # the client ends pair() made: they name our connections
+
+
+def pair():
+    """Both ends of one new TCP connection on 127.0.0.1: ``(listener, client, server_side)``.
+
+    >>> listener, client, server_side = pair()
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname(), timeout=5)
+    _client_ports.add(client.getsockname()[1])
+    server_side, _ = listener.accept()
+    server_side.settimeout(5)
+    return listener, client, server_side
+
+
+def states(port: int) -> list[tuple[str, str]]:
+    """The state of each end of this kernel's connections to *port*, from the system's table.
+
+    >>> states(listener.getsockname()[1])
+    [('client', 'ESTABLISHED'), ('server', 'ESTABLISHED'), ('server', 'LISTEN')]
+
+    Only our own connections count: the listener, and connections whose client end
+    pair() made or this kernel still holds. On a shared machine the table also holds
+    other programs' connections that closed a moment ago (in TIME_WAIT) to a port that
+    had the same number then; those are left out.
+    """
+    table = net_connections("tcp")
+    me = os.getpid()
+    clients = _client_ports | {c.laddr.port for c in table  # no pid field: our own (fallback)
+                               if getattr(c, "pid", me) == me and c.raddr and c.raddr.port == port}
+    rows = []
+    for c in table:
+        if c.laddr.port == port and (not c.raddr or c.raddr.port in clients):
+            rows.append(("server", c.status))
+        elif c.raddr and c.raddr.port == port and c.laddr.port in clients:
+            rows.append(("client", c.status))
+    return sorted(rows)
+
 
 # -- 06-read-all ---------------------------------------------------------------
 
