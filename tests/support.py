@@ -93,3 +93,29 @@ def read_until(stream, want: bytes, timeout: float = 5.0) -> bytes:
             assert data, got
             got += data
     return got
+
+
+def assert_slow_member_dropped(alice, dave, slow, timeout: float = 20.0) -> None:
+    """Alice sends 600 lines (1.8 MB) to a chat room where slow never reads: dave, who
+    reads, gets every line in order and '* slow left'; slow then reads whole lines in
+    order, the notice, then the end of the stream."""
+    lines = [f"{i:04d} {'x' * 3000}\n".encode() for i in range(600)]
+    got = []
+
+    def read():
+        while len(got) < 601:
+            got.append(recv_line(dave))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for line in lines:
+        alice.sendall(line)
+    reader.join(timeout)
+    assert not reader.is_alive()
+    assert [g for g in got if not g.startswith(b"*")] == [b"alice: " + x for x in lines]
+    assert b"* slow left\n" in got
+    rest = []
+    while line := recv_line(slow):
+        rest.append(line)
+    assert rest[-1] == b"! too slow, disconnecting\n"
+    assert rest[:-1] == [b"alice: " + x for x in lines[:len(rest) - 1]]

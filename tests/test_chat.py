@@ -5,7 +5,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import labkit
 from labkit import ChatRoom, TCPServer, check_chat_server
 from labkit.lessons import chat as chat_lesson
-from support import Baseline, recv_line
+from support import Baseline, assert_slow_member_dropped, recv_line
 
 pytestmark = pytest.mark.timeout(30)
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,26 +127,7 @@ def test_a_slow_consumer_is_told_and_dropped_without_stalling_the_others(room):
     alice, dave = client(room, "alice"), client(room, "dave")
     with slow, alice, dave:
         sync(room, slow, alice, dave)
-        lines = [f"{i:04d} {'x' * 3000}\n".encode() for i in range(600)]  # 1.8 MB
-        got = []
-
-        def read():
-            while len(got) < 601:
-                got.append(recv_line(dave))
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        for line in lines:
-            alice.sendall(line)
-        reader.join(10)
-        assert [g for g in got if not g.startswith(b"*")] == [b"alice: " + x for x in lines]
-        assert b"* slow left\n" in got
-        # now the slow client reads: whole lines in order, then the notice, then EOF
-        rest = []
-        while line := recv_line(slow):
-            rest.append(line)
-        assert rest[-1] == b"! too slow, disconnecting\n"
-        assert rest[:-1] == [b"alice: " + x for x in lines[:len(rest) - 1]]
+        assert_slow_member_dropped(alice, dave, slow, timeout=10)
         assert room.handler.slow_dropped == 1 and "slow" not in room.handler.names()
 
 

@@ -18,7 +18,6 @@ import selectors
 import socket
 import subprocess
 import sys
-import threading
 import time
 import types
 from pathlib import Path
@@ -29,7 +28,7 @@ import pytest
 import labkit
 from labkit import ChatRoom, TCPServer, kernelview, servers
 from labkit import __main__ as cli
-from support import read_until, recv_line
+from support import assert_slow_member_dropped, read_until, recv_line
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -134,26 +133,7 @@ def test_a_slow_member_is_dropped_and_the_others_are_served_without_poll(baselin
     with slow, alice, dave:
         wait_for(lambda: len(server.handler.names()) == 3, what="three members")
         server.wait_quiet(2)
-        lines = [f"{i:04d} {'x' * 3000}\n".encode() for i in range(600)]  # 1.8 MB
-        got = []
-
-        def read():
-            while len(got) < 601:
-                got.append(recv_line(dave))
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        for line in lines:
-            alice.sendall(line)
-        reader.join(20)
-        assert not reader.is_alive()
-        assert [g for g in got if not g.startswith(b"*")] == [b"alice: " + x for x in lines]
-        assert b"* slow left\n" in got
-        rest = []
-        while line := recv_line(slow):
-            rest.append(line)
-        assert rest[-1] == b"! too slow, disconnecting\n"
-        assert rest[:-1] == [b"alice: " + x for x in lines[:len(rest) - 1]]
+        assert_slow_member_dropped(alice, dave, slow)
         assert server.handler.slow_dropped == 1
     server.stop()
     assert server.errors == []
