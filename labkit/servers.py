@@ -271,6 +271,7 @@ class Connection:
         self.local = sock.getsockname()
         self.waiting = False  # True while blocked in recv: used by wait_quiet()
         self.done = False
+        self._selector = None  # made at the first recv: it waits for input
 
     @property
     def stopping(self) -> bool:
@@ -281,16 +282,36 @@ class Connection:
         self.server.events.add(self.number, kind, detail, peer=self.peer, **fields)
 
     def recv(self, bufsize: int = 65536) -> bytes:
+        # Wait with the flag up and lower it before reading: the bytes stay in the socket
+        # until then, so wait_quiet() never sees "waiting, nothing to read" in the moment
+        # between recv() taking them and this thread handling them.
         self.waiting = True
         try:
-            data = self.sock.recv(bufsize)
+            self._wait_readable()
         finally:
             self.waiting = False
+        data = self.sock.recv(bufsize)
         if data:
             self.log("received", f"{plural(len(data))}: {preview(data)}", nbytes=len(data))
         elif not self.stopping:
             self.log("end of stream", "(the client closed its side)")
         return data
+
+    def _wait_readable(self) -> None:
+        """Block until the socket has bytes or EOF, within its timeout (as recv would)."""
+        timeout = self.sock.gettimeout()
+        if timeout == 0.0 or self.sock.fileno() < 0:
+            return  # non-blocking or closed: recv() itself answers at once
+        if self._selector is None:
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self.sock, selectors.EVENT_READ)
+        if not self._selector.select(timeout):
+            raise socket.timeout("timed out")
+
+    def _close(self) -> None:
+        if self._selector is not None:
+            self._selector.close()
+        self.sock.close()
 
     def sendall(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -392,7 +413,7 @@ class TCPServer(_Base):
         except Exception as exc:  # a bug in the handler: keep it for the owner
             self._record_error(conn.number, exc)
         finally:
-            conn.sock.close()
+            conn._close()
             conn.log("closed")
             with self._lock:
                 conn.done = True
