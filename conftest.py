@@ -5,7 +5,9 @@ whichever paths pytest is given (`pytest notebooks/03-listen-accept.ipynb` inclu
 
 - pytest_configure: finds the sanitize file from any working directory, and builds
   matplotlib's font cache before any kernel starts, so that no notebook prints
-  "Matplotlib is building the font cache" on stderr (which nbval compares).
+  "Matplotlib is building the font cache" on stderr (which nbval compares). It also
+  has nbval start its kernels with tools/nbtool.py's kernel_manager, on Unix sockets
+  where the system has them, so that no kernel races the tests' servers for a port.
 - pytest_collection_modifyitems / pytest_runtest_setup: a notebook whose metadata says
   `"labkit": {"requires": ["java", "php"]}` is skipped, cell by cell, with the reason,
   where a runtime is missing. Under CI (CI=true) the same cells fail instead: CI
@@ -16,6 +18,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -31,6 +34,18 @@ def pytest_configure(config):
     _resolve_sanitize_file(config)
     if getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False):
         _warm_matplotlib_font_cache()
+        _start_nbval_kernels_on_unix_sockets()
+
+
+def _start_nbval_kernels_on_unix_sockets():
+    try:
+        import nbval.kernel
+    except ImportError:
+        return
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "tools"))
+    from nbtool import kernel_manager
+
+    nbval.kernel.KernelManager = kernel_manager  # nbval's start_new_kernel calls this name
 
 
 def _resolve_sanitize_file(config):

@@ -49,7 +49,7 @@ def sync(server, *socks):
     deadline = time.monotonic() + 5
     while len(server.handler.members) < len(socks) and time.monotonic() < deadline:
         time.sleep(0.005)
-    server.wait_quiet(2)
+    assert server.wait_quiet(10)
 
 
 def test_the_contract_byte_for_byte(room):
@@ -301,7 +301,7 @@ def test_step2_handles_telnet_line_ends_and_a_bare_nick():
     ns = _lesson_namespace()
     with TCPServer(ns["chat_v2"], timeout=5) as server:
         with labkit.connect(server) as alice, labkit.connect(server) as bob:
-            server.wait_quiet()
+            assert server.wait_quiet(10)
             alice.sendall(b"/nick\r\n/nick alice\r\nhi\r\n")
             assert recv_line(alice) == b"! /nick needs a name\n"
             assert recv_line(bob) == b"alice: hi\n"

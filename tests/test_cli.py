@@ -193,7 +193,7 @@ def test_client_chat_sends_stdin_prints_what_arrives_and_quits_at_eof():
     threads = threading.active_count()
     with TCPServer(ChatRoom(), timeout=5) as server:
         with connect(server) as bob:
-            server.wait_quiet()  # bob is in the room
+            assert server.wait_quiet(10)  # bob is in the room
             proc = _chat_client(server.port, "--nick", "alice")
             try:
                 proc.stdin.write("你好\n".encode())

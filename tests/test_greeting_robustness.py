@@ -30,7 +30,7 @@ def served_correctly(server, text: str = "好 😀 \x00 ok") -> None:
     with socket.create_connection(server.address, timeout=5) as s:
         s.sendall(labkit.encode_utf(text))
         assert read_all(s) == reply_bytes(server)
-    server.wait_quiet(2)
+    assert server.wait_quiet(10)
     assert f"readUTF() -> {text!r}" in repr(server.events)
     assert server.errors == []
 
@@ -53,7 +53,7 @@ def test_a_length_that_promises_more_than_comes_then_eof(baseline):
             s.sendall(b"\x00\x10only 7")
             s.shutdown(socket.SHUT_WR)
             assert read_all(s) == b""
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         kinds = server.events.kinds(1)
         assert "dropped" in kinds and "sent" not in kinds
         assert "PeerClosedError" in repr(server.events)
@@ -65,7 +65,7 @@ def test_a_length_that_promises_more_than_comes_then_silence(baseline):
         with socket.create_connection(server.address, timeout=5) as s:
             s.sendall(b"\x00\x10only 7")  # and then nothing, connection left open
             assert read_all(s) == b""     # the server gives up after its timeout
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert "timed out" in server.events.kinds(1)
         served_correctly(server)
 
@@ -79,7 +79,7 @@ def test_a_length_that_promises_less_than_comes(baseline):
             data, end = read_until_reset(s)
         assert data == reply_bytes(server)
         assert end in ("reset", "eof")  # Linux: reset; the reply arrives before it either way
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert "readUTF() -> 'hi'" in repr(server.events)
         served_correctly(server)
 
@@ -94,7 +94,7 @@ def test_one_byte_at_a_time(baseline):
                 s.sendall(wire[i:i + 1])
                 time.sleep(0.001)
             assert read_all(s) == reply_bytes(server)
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         received = [e.nbytes for e in server.events if e.conn == 1 and e.kind == "received"]
         assert sum(received) == len(wire) and len(received) > 2  # it really came in pieces
         assert f"readUTF() -> {text!r}" in repr(server.events)
@@ -108,7 +108,7 @@ def test_an_adversarial_peer_that_cuts_everywhere(baseline):
             with socket.create_connection(server.address, timeout=5) as s:
                 labkit.AdversarialPeer(s, seed=seed, max_piece=3).sendall(labkit.encode_utf(text))
                 assert read_all(s) == reply_bytes(server)
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert repr(server.events).count(f"readUTF() -> {text!r}") == 5
         served_correctly(server)
 
@@ -125,7 +125,7 @@ def test_garbage_inside_a_frame_is_refused(baseline, garbage):
             s.sendall(garbage)
             s.shutdown(socket.SHUT_WR)
             assert read_all(s) == b""
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert "dropped" in server.events.kinds(1)
         assert "FramingError" in repr(server.events)
         served_correctly(server)
@@ -140,7 +140,7 @@ def test_a_client_speaking_http_instead(baseline):
             s.sendall(request)
             s.shutdown(socket.SHUT_WR)
             assert read_all(s) == b""
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert "dropped" in server.events.kinds(1)
         assert f"after {len(request) - 2} of 18245 payload bytes" in repr(server.events)
         served_correctly(server)
@@ -151,13 +151,13 @@ def test_clients_that_vanish(baseline):
         socket.create_connection(server.address, timeout=5).close()    # a probe: not a word
         s = socket.create_connection(server.address, timeout=5)
         s.sendall(b"\x00\x08half")
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         reset(s)                                                        # RST mid-frame
         s = socket.create_connection(server.address, timeout=5)
         s.sendall(b"\xff")
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         reset(s)                                                        # RST mid-length
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         for conn in (1, 2, 3):
             assert server.events.kinds(conn)[-2:] == ["dropped", "closed"]
         served_correctly(server)
@@ -172,7 +172,7 @@ def test_many_bad_clients_at_once_then_a_good_one(baseline):
         served_correctly(server)          # served while the others still hang on
         for s in socks:
             s.close()
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert server.errors == []
         assert server.accepted == len(bad) + 1
 
@@ -182,7 +182,7 @@ def test_stop_is_quick_with_stuck_clients_connected(baseline):
     socks = [socket.create_connection(server.address, timeout=5) for _ in range(3)]
     socks[0].sendall(b"\x00\x10only 7")   # a frame that never completes
     socks[1].sendall(b"\x00")             # half a length
-    server.wait_quiet(2)
+    assert server.wait_quiet(10)
     stopper = threading.Thread(target=server.stop)
     stopper.start()
     stopper.join(5)

@@ -273,7 +273,7 @@ def test_the_seeds_java_client_and_labkits_greeting_server(clean):
         assert done.stdout == (f"连接到主机:127.0.0.1 ,端口号:{port}\n"
                                f"远程主机地址:/127.0.0.1:{port}\n"
                                f"服务器响应: 谢谢连接我:/127.0.0.1:{port}\nGoodbye!")
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert re.search(r"readUTF\(\) -> 'Hello from /127\.0\.0\.1:\d+'", repr(server.events))
         assert server.errors == []
 
@@ -475,7 +475,7 @@ def test_the_seeds_php_client_and_labkits_clock_server(clean):
     with TCPServer(at, name="clock") as server:
         done = langs.run_php("client.php", "127.0.0.1", server.port)
         assert (done.returncode, done.stdout, done.stderr) == (0, "服务端消息: 2026-01-02 03:04:05", "")
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert server.events.kinds(1) == ["connected", "sent", "closed"]  # the thank-you: no one read it
 
 
@@ -506,7 +506,7 @@ def test_a_half_closing_server_reads_the_thank_you(clean):
 
     with TCPServer(clock_then_read) as server:
         done = langs.run_php("client_fixed.php", "127.0.0.1", server.port)
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert "[conn 1] received 18 bytes: '接收消息成功'" in repr(server.events)
     assert done.returncode == 0
     assert done.stdout.splitlines()[-1] == "pending error: none - no RST came back"

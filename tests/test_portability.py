@@ -112,7 +112,7 @@ def test_the_chat_room_works_without_poll(baseline, windows_select):
     with alice, bob, carol:
         wait_for(lambda: len(server.handler.names()) == 3 and
                  server.handler.names() == ["alice", "bob", "carol"], what="three members")
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         alice.sendall("你好\n".encode())
         assert recv_line(bob) == recv_line(carol) == "alice: 你好\n".encode()
         bob.sendall(b"hi alice\n")
@@ -132,7 +132,7 @@ def test_a_slow_member_is_dropped_and_the_others_are_served_without_poll(baselin
                          for n in ("slow", "alice", "dave"))
     with slow, alice, dave:
         wait_for(lambda: len(server.handler.names()) == 3, what="three members")
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert_slow_member_dropped(alice, dave, slow)
         assert server.handler.slow_dropped == 1
     server.stop()
@@ -145,7 +145,7 @@ def test_a_writer_waiting_for_a_full_client_notices_the_server_stopping(baseline
     stuck, alice = member(server, "stuck", rcvbuf=4096), member(server, "alice")
     with stuck, alice:
         wait_for(lambda: len(server.handler.names()) == 2, what="two members")
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         for i in range(200):  # 600 kB: more than the kernel buffers, less than the outbox
             alice.sendall(f"{i:04d} {'y' * 3000}\n".encode())
         # the writer has found the client's socket full at least twice (50 ms each)

@@ -44,7 +44,7 @@ def test_echo_character_split_at_every_byte_offset(baseline, cut):
         with socket.create_connection(server.address, timeout=5) as s:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             s.sendall(data[:cut])
-            server.wait_quiet(2)  # the first piece is handled on its own
+            assert server.wait_quiet(10)  # the first piece is handled on its own
             s.sendall(data[cut:])
             s.shutdown(socket.SHUT_WR)
             text = read_all(s).decode()
@@ -102,7 +102,7 @@ def test_greeting_with_a_silent_sender_times_out(baseline):
         with socket.create_connection(server.address, timeout=5) as s:
             s.sendall(b"\x00\x09abc")  # and then nothing
             assert read_all(s) == b""
-        server.wait_quiet(2)
+        assert server.wait_quiet(10)
         assert "timed out" in server.events.kinds(1) and server.errors == []
 
 

@@ -126,7 +126,7 @@ def test_nothing_listening_upstream_is_noted_not_fatal(baseline):
             sock.sendto(b"x", relay.address)
             with pytest.raises(socket.timeout):
                 sock.recv(100)
-        relay.wait_quiet()
+        assert relay.wait_quiet(10)
         assert relay.running and relay.errors == []
         assert any("ConnectionRefusedError" in e.detail for e in relay.events)
 

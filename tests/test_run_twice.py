@@ -36,6 +36,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
+from nbtool import kernel_manager  # Unix-socket kernels: no TCP port to race for
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 CELL_TIMEOUT = 60
@@ -151,7 +153,8 @@ def _copies(source: Path) -> list[Path]:
 def _run_in_one_kernel(path: Path, learner: str, start: threading.Barrier, run: Run) -> None:
     """Execute the notebook at *path* twice in one fresh kernel, adding to *run*."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, allow_errors=True,
+    client = NotebookClient(nb, km=kernel_manager(kernel_name="python3"),
+                            timeout=CELL_TIMEOUT, allow_errors=True,
                             record_timing=False, resources={"metadata": {"path": str(path.parent)}})
     with client.setup_kernel():
         _hidden(client, AUDIT_SETUP)

@@ -48,7 +48,7 @@ def assert_disabled(console):
 def test_chat_consoles_end_lines_with_a_newline_and_see_each_other(baseline):
     room = labkit.serve(labkit.ChatRoom(), name="chat")
     ann, bob = Console(room), Console(room)
-    room.wait_quiet()
+    assert room.wait_quiet(10)
     assert ann.newline == "\n"
     ann.send("/nick ann")
     ann.send("hi bob")
@@ -61,7 +61,7 @@ def test_chat_consoles_end_lines_with_a_newline_and_see_each_other(baseline):
 def test_a_console_closes_itself_when_the_server_goes(baseline):
     server = labkit.serve(labkit.echo)
     console = Console(server)
-    server.wait_quiet()  # accepted: stop() then ends the connection with a FIN
+    assert server.wait_quiet(10)  # accepted: stop() then ends the connection with a FIN
     server.stop()
     console._thread.join(2)
     assert console.closed and console.sock.fileno() == -1
@@ -89,7 +89,7 @@ def test_in_a_kernel_the_reader_thread_has_the_loop_disable_the_controls(baselin
     monkeypatch.setattr(IPython, "get_ipython", lambda: kernel)
     server = labkit.serve(labkit.echo)
     console = Console(server)
-    server.wait_quiet()
+    assert server.wait_quiet(10)
     server.stop()  # the server closes: the reader thread sees b''
     console._thread.join(2)
     assert console.closed and not console._send.disabled  # not touched from the thread
@@ -162,7 +162,7 @@ def test_the_socket_table_shows_our_server_and_stops_refreshing_on_close(baselin
 def test_a_console_stays_out_of_traces(baseline):
     server = labkit.serve(labkit.echo)
     console = Console(server)
-    server.wait_quiet()  # accepted before the trace begins
+    assert server.wait_quiet(10)  # accepted before the trace begins
     with labkit.trace(settle=0.3) as t:
         console.send("hi")
         console.transcript()

@@ -52,15 +52,20 @@ Importable: normalise(nb), problems(path), slide_problems(nb), check(root).
 """
 
 import argparse
+import atexit
 import copy
 import json
+import os
 import re
+import shutil
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -552,6 +557,22 @@ class ExecutionFailed(Exception):
     """A notebook raised where it should not have (or could not be run at all)."""
 
 
+def kernel_manager(**kwargs):
+    """A KernelManager that talks to its kernel over Unix sockets in a folder of its own
+    where the system has them, else over TCP.
+
+    Over TCP, the kernel's five ports are picked, let go, and bound by the kernel a moment
+    later; in that gap any other program's socket may take one (seen with the tests in
+    parallel: the kernel died "Address already in use" and its client waited forever).
+    A lesson's own sockets are the same either way.
+    """
+    if os.name != "posix":
+        return KernelManager(**kwargs)
+    folder = tempfile.mkdtemp(prefix="socket-lab-kernel-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return KernelManager(transport="ipc", ip=os.path.join(folder, "ipc"), **kwargs)
+
+
 def execute(path):
     """Run the notebook at `path` top to bottom in a fresh kernel; return it with outputs.
 
@@ -562,7 +583,7 @@ def execute(path):
     nb = read(path)
     client = NotebookClient(
         nb,
-        kernel_name="python3",
+        km=kernel_manager(kernel_name="python3"),
         timeout=CELL_TIMEOUT,
         allow_errors=True,  # run to the end, then report every unexpected error at once
         record_timing=False,
