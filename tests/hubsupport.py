@@ -209,6 +209,9 @@ c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [{singleuser!r}]
 c.Spawner.notebook_dir = "~"
 c.Spawner.start_timeout = 60
+# kernels on Unix sockets: a kernel's TCP ports are picked, let go and bound a moment
+# later, and the suite's other tests run beside this one and may take one in between
+c.Spawner.args = ["--KernelManager.transport=ipc"]
 # POST and DELETE .../server answer at once (202) and the test polls the user model,
 # so that both learners' servers start (and stop) in parallel
 c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0.1, "slow_stop_timeout": 0.1}}

@@ -132,7 +132,9 @@ class Lab:
              "--ServerApp.open_browser=False", "--ServerApp.ip=127.0.0.1",
              f"--ServerApp.port={_free_port()}", f"--IdentityProvider.token={self.token}",
              f"--ServerApp.root_dir={self.root}", "--LabApp.news_url=None",
-             "--ServerApp.terminals_enabled=False"],
+             "--ServerApp.terminals_enabled=False",
+             # kernels on Unix sockets: no TCP port for another test to take first
+             *(["--KernelManager.transport=ipc"] if os.name == "posix" else [])],
             env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.root,
             start_new_session=True)
         self.url = self._wait_ready(60)
