@@ -45,6 +45,19 @@ def reset(sock: socket.socket) -> None:
     sock.close()
 
 
+def wait_closed(server, conns, timeout: float = 10.0) -> None:
+    """Wait until the server has logged "closed" for each connection number in *conns*.
+
+    After reset() the RST may still be on its way (under load the loopback delivers it a
+    moment later), so the server can be quiet, waiting for bytes, before it has seen it:
+    wait_quiet() is not enough to know that it has been handled.
+    """
+    deadline = time.monotonic() + timeout
+    while any("closed" not in server.events.kinds(c) for c in conns):
+        assert time.monotonic() < deadline, f"not closed within {timeout:g} s:\n{server.events}"
+        time.sleep(0.01)
+
+
 def read_all(sock: socket.socket, timeout: float = 5.0) -> bytes:
     """Read until EOF (the test fails with socket.timeout if the peer never closes)."""
     sock.settimeout(timeout)

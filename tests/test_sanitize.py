@@ -314,7 +314,7 @@ def test_sanitizing_twice_changes_nothing_more():
 @pytest.mark.timeout(120)
 def test_nbval_passes_a_rerun_with_a_new_port_and_fails_a_changed_output(tmp_path):
     root = Path(__file__).resolve().parent.parent
-    for name in ("pyproject.toml", "conftest.py", "tests/nbval-sanitize.cfg"):
+    for name in ("pyproject.toml", "conftest.py", "tests/nbval-sanitize.cfg", "tools/nbtool.py"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text((root / name).read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "notebooks").mkdir()
