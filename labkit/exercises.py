@@ -12,6 +12,22 @@ learner's code, or a call that does not return in time, becomes a "not yet"
 verdict that says what happened. Exercises are defined in ``labkit.lessons``
 with the :func:`register` decorator; a check function raises :class:`NotYet`
 for the first wrong thing it finds and returns a short success message.
+
+Three more rules hold for every check:
+
+- **Leaks are found by what is still open.** While a check runs, every socket the
+  learner's code creates (in the thread ``call()`` starts, or in any thread that code
+  starts) is recorded and kept referenced, so the garbage collector cannot close it
+  quietly. A checker asks :func:`left_open` at the point where everything should be
+  closed; and no answer is correct while one of them is still open when the checker
+  ends. Whatever is left is closed by the check, so a wrong answer leaks nothing.
+- **A check that crashes says so.** An exception from the checker that is not
+  :class:`NotYet` is a bug in the check, not in the answer: it gets its own verdict,
+  "check crashed", never "not yet". A checker turns everything an answer can do wrong
+  (a wrong type, a closed socket) into :class:`NotYet` itself.
+- **The peer is the worst legal peer.** Checks send in pieces, take fewer bytes than
+  offered, vary who speaks first, and vanish mid-message (see ``labkit.peers``), from a
+  fixed seed, so that a verdict is the same on every run.
 """
 
 from __future__ import annotations
@@ -19,12 +35,17 @@ from __future__ import annotations
 import contextlib
 import dis
 import html
+import socket
 import threading
+import time
 
-__all__ = ["Verdict", "Exercise", "NotYet", "register", "exercise", "call", "is_stub"]
+__all__ = ["Verdict", "Exercise", "NotYet", "register", "exercise", "call", "is_stub",
+           "left_open", "learner_sockets", "describe_socket"]
 
 CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "not yet", "not attempted"
-_MARKS = {CORRECT: ("✅", "#1a7f37"), INCORRECT: ("❌", "#b35900"), NOT_ATTEMPTED: ("○", "#57606a")}
+CRASHED = "check crashed"
+_MARKS = {CORRECT: ("✅", "#1a7f37"), INCORRECT: ("❌", "#b35900"),
+          NOT_ATTEMPTED: ("○", "#57606a"), CRASHED: ("⚠️", "#cf222e")}
 
 
 class NotYet(Exception):
@@ -130,6 +151,129 @@ def _watching_labkit(names):
             setattr(module, name, original)
 
 
+# -- what the learner's code opened ------------------------------------------------
+
+class _Watch:
+    """The sockets created by the learner's code while one check runs.
+
+    Installed by :meth:`Exercise.check`; while it is, ``socket.socket.__init__`` and
+    ``threading.Thread.start`` are wrapped. A thread is the learner's if it is the one
+    ``call()`` starts or was started from a learner's thread; a socket is the learner's
+    if a learner's thread created it (``accept()`` included).
+    """
+
+    def __init__(self):
+        self.sockets: list[socket.socket] = []  # strong references: nothing is collected
+        self.threads: set[threading.Thread] = set()
+        self.lock = threading.Lock()
+
+    def is_learners(self, thread: threading.Thread) -> bool:
+        return thread.name == "labkit-exercise" or thread in self.threads
+
+    def open(self) -> list[socket.socket]:
+        with self.lock:
+            return [s for s in self.sockets if s.fileno() != -1]
+
+    def close_all(self) -> None:
+        for sock in self.open():
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+_watch: _Watch | None = None
+_watch_lock = threading.Lock()  # one check at a time may wrap socket and Thread
+
+
+@contextlib.contextmanager
+def _watching_sockets():
+    global _watch
+    with _watch_lock:
+        watch = _Watch()
+        socket_init, thread_start = socket.socket.__init__, threading.Thread.start
+
+        def init(self, *args, **kwargs):
+            socket_init(self, *args, **kwargs)
+            if watch.is_learners(threading.current_thread()):
+                with watch.lock:
+                    watch.sockets.append(self)
+
+        def start(self, *args, **kwargs):
+            if watch.is_learners(threading.current_thread()):
+                with watch.lock:
+                    watch.threads.add(self)
+            return thread_start(self, *args, **kwargs)
+
+        socket.socket.__init__, threading.Thread.start = init, start
+        _watch = watch
+        try:
+            yield watch
+        finally:
+            socket.socket.__init__, threading.Thread.start = socket_init, thread_start
+            _watch = None
+            watch.close_all()
+
+
+def describe_socket(sock: socket.socket) -> str:
+    """One socket in a learner's words: its kind and addresses, e.g. "a TCP socket
+    connected from 127.0.0.1:PORT to 127.0.0.1:PORT" (ports are left out: they change)."""
+    kind = {socket.SOCK_STREAM: "TCP", socket.SOCK_DGRAM: "UDP"}.get(sock.type, str(sock.type))
+    try:
+        local = sock.getsockname()
+    except OSError:
+        return f"a {kind} socket"
+    try:
+        sock.getpeername()
+        connected = True
+    except OSError:
+        connected = False
+    if kind == "TCP" and connected:
+        return f"a {kind} socket connected to a peer"
+    if kind == "TCP" and local[1] and _is_listening(sock):
+        return f"a {kind} socket listening on {local[0]}"
+    if local[1]:
+        return f"a {kind} socket bound to {local[0]}"
+    return f"a {kind} socket never connected"
+
+
+def _is_listening(sock: socket.socket) -> bool:
+    try:
+        return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+    except (OSError, AttributeError):  # not every system reports it
+        return False
+
+
+def learner_sockets() -> list[socket.socket]:
+    """Every socket the learner's code has created so far in this check, open or closed,
+    oldest first (a closed socket still answers ``gettimeout()``). ``[]`` outside a check."""
+    watch = _watch
+    if watch is None:
+        return []
+    with watch.lock:
+        return list(watch.sockets)
+
+
+def left_open(wait: float = 1.0) -> list[str]:
+    """The learner's sockets still open now, described (see :func:`describe_socket`).
+
+    Waits up to *wait* seconds for them to close first: a learner's thread may be about
+    to. Outside a check, there is nothing to report: ``[]``.
+    """
+    watch = _watch
+    if watch is None:
+        return []
+    deadline = time.monotonic() + wait
+    while watch.open() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [describe_socket(s) for s in watch.open()]
+
+
+def _open_message(still: list[str]) -> str:
+    what = still[0] if len(still) == 1 else f"{len(still)} sockets ({', '.join(still)})"
+    return (f"When the check ended, your code still had {what} open. Close every socket "
+            "you open: use `with`, or call close() in a `finally:` block; a socket kept in "
+            "a list or a variable stays open until you close it.")
+
+
 def _in_thread(fn, *args) -> tuple[threading.Thread, dict]:
     """Start *fn(*args)* in a daemon thread; its result or exception lands in the dict."""
     box: dict = {}
@@ -181,17 +325,22 @@ class Exercise:
                            "Write your answer in the cell above, run it, then run this check "
                            "again. ex.hint() gives a hint.")
         try:
-            message = self._checker(answer)
+            with _watching_sockets():
+                message = self._checker(answer)
+                still = left_open()
+                if still:
+                    raise NotYet(_open_message(still))
         except NotYet as exc:
             text = str(exc).rstrip()
             if not text.endswith((".", "!", "?")):
                 text += "."
             return Verdict(self.name, INCORRECT, f"{text} ex.hint() gives a hint.")
-        except Exception as exc:  # a failure of the check itself: say so, do not crash
-            return Verdict(self.name, INCORRECT,
-                           f"The check could not use what your function gave it "
-                           f"({type(exc).__name__}: {exc}). Does it return what the task "
-                           "asks for, still open? ex.hint() gives a hint.")
+        except Exception as exc:  # a bug in the check itself: say so, never blame the answer
+            return Verdict(self.name, CRASHED,
+                           f"The check itself failed ({type(exc).__name__}: {exc}). That is "
+                           "a fault in labkit, not in your answer: please report it, with "
+                           "your code. Restarting the kernel and running the lesson again "
+                           "may get past it.")
         message = message or "Well done."
         return Verdict(self.name, CORRECT, message[:1].upper() + message[1:])
 
