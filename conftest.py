@@ -10,22 +10,19 @@ whichever paths pytest is given (`pytest notebooks/03-listen-accept.ipynb` inclu
   where the system has them, so that no kernel races the tests' servers for a port.
 - pytest_collection_modifyitems / pytest_runtest_setup: a notebook whose metadata says
   `"labkit": {"requires": ["java", "php"]}` is skipped, cell by cell, with the reason,
-  where a runtime is missing. Under CI (CI=true) the same cells fail instead: CI
-  installs every runtime, so a missing one there is a broken setup, not a skip.
+  where a runtime is missing. Under .ci/run the same cells fail instead (see
+  tools/testpolicy.py): it installs every runtime, so a missing one there is a broken
+  setup, not a skip. Whether a runtime is usable is labkit.langs.find_runtime's answer
+  (Java 11 or newer, PHP with sockets), the same one doctor and lesson 09 give.
 """
 
-import functools
 import os
-import shutil
-import subprocess
 import sys
 
 import pytest
 
-INSTALL_HINTS = {
-    "java": "apt-get install default-jdk-headless",
-    "php": "apt-get install php-cli",
-}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
+from testpolicy import skip_or_fail  # noqa: E402 - tools/ is on the path from here on
 
 _missing_key = pytest.StashKey[str]()
 
@@ -42,7 +39,6 @@ def _start_nbval_kernels_on_unix_sockets():
         import nbval.kernel
     except ImportError:
         return
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "tools"))
     from nbtool import kernel_manager
 
     nbval.kernel.KernelManager = kernel_manager  # nbval's start_new_kernel calls this name
@@ -85,9 +81,7 @@ def pytest_runtest_setup(item):
     reason = item.stash.get(_missing_key, None)
     if reason is None:
         return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason}; CI must install it (see .ci/run)", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail(reason)
 
 
 def missing_runtimes_reason(metadata):
@@ -98,20 +92,13 @@ def missing_runtimes_reason(metadata):
     return "; ".join(reasons) or None
 
 
-@functools.cache
 def runtime_problem(name):
-    """Return what is wrong with runtime `name` ("not installed (...)"), or None."""
-    hint = INSTALL_HINTS.get(name, f"install {name}")
-    if shutil.which(name) is None:
-        return f"not installed ({hint})"
-    if name == "php" and "sockets" not in _php_modules():
-        return "the sockets extension is missing (php -m does not list sockets)"
-    return None
+    """Return what is wrong with runtime `name` (with how to install it), or None."""
+    from labkit.langs import find_runtime  # one detector: doctor and lesson 09 use it too
+    from labkit.errors import RuntimeMissingError
 
-
-def _php_modules():
     try:
-        done = subprocess.run(["php", "-m"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return set()
-    return {line.strip().lower() for line in done.stdout.splitlines()}
+        find_runtime(name)
+    except RuntimeMissingError as exc:
+        return str(exc)
+    return None

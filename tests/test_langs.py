@@ -21,6 +21,7 @@ from labkit import langs
 from labkit.errors import LabkitError, LabTimeoutError, RuntimeMissingError
 from labkit.servers import TCPServer
 from support import read_all
+from testpolicy import strict
 
 pytestmark = pytest.mark.timeout(60)
 

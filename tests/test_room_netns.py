@@ -9,8 +9,8 @@ program runs with `ip netns exec NAME python -m labkit ...`; the namespaces are 
 after this process (slab<PID>-hub ...) so that parallel runs never meet, and are removed
 at the end, also when a test fails.
 
-Without root, Linux or the `ip` command, the tests are skipped with the reason; under CI
-(CI=true) that is a failure instead.
+Without root, Linux or the `ip` command, the tests are skipped with the reason; under
+.ci/run that is a failure instead (tools/testpolicy.py).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from pathlib import Path
 
 import pytest
 
+from testpolicy import skip_or_fail
+
 pytestmark = pytest.mark.timeout(90)
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PREFIX = f"slab{os.getpid()}"
 INSTRUCTOR = "198.18.0.1"
 LEARNERS = {"alice": "198.18.0.2", "bob": "198.18.0.3", "carol": "198.18.0.4"}
@@ -50,9 +51,7 @@ def missing_prerequisite() -> str | None:
 
 
 def unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason}; CI must be able to run the namespace tests", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail(reason)
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:

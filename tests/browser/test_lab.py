@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+from testpolicy import skip_or_fail
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,9 +95,7 @@ def _missing_reason() -> str | None:
 def browser_ready():
     reason = _missing_reason()
     if reason:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{reason}; CI must install it", pytrace=False)
-        pytest.skip(reason)
+        skip_or_fail(reason)
 
 
 # -- JupyterLab ------------------------------------------------------------------------
@@ -377,8 +377,9 @@ def check_lesson(page, cells: list[dict], prompts: list[str]) -> list[str]:
 LESSONS = visual_lessons()
 
 
-@pytest.mark.parametrize("name", LESSONS or [pytest.param(None, marks=pytest.mark.skip(
-    reason="no lesson stores a widget or plot output yet"))])
+# an empty list fails at collection (pyproject: empty_parameter_set_mark), so that lessons
+# that lost their stored widgets and plots cannot pass this test by skipping it
+@pytest.mark.parametrize("name", LESSONS)
 def test_widgets_and_plots_render_in_jupyterlab(lab, browser, name):
     cells = _cells(NOTEBOOKS / name)  # with the stored outputs: what should render
     started = time.monotonic()

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 
+from testpolicy import skip_or_fail
 from test_lab import (CHROMIUM, CHROMIUM_ARGS, IMAGE, NOTEBOOKS, RESULTS, WIDGET, Lab, _cells,
                       _shows, browser_ready)  # noqa: F401  (browser_ready: a fixture)
 
@@ -56,9 +57,7 @@ def _rise_missing() -> str | None:
 def rise_lab(browser_ready):
     reason = _rise_missing()
     if reason:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{reason}; CI must install it", pytrace=False)
-        pytest.skip(reason)
+        skip_or_fail(reason)
     with tempfile.TemporaryDirectory(prefix="socketlab-slides-") as base:
         server = Lab(Path(base))
         try:
