@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import re
-import shutil
 import socket
-import subprocess
 import sys
 
-__all__ = ["Check", "Report", "doctor"]
+__all__ = ["Check", "Report", "doctor", "runtime_check"]
 
 PACKAGES = ("jupyterlab", "ipykernel", "nbval", "matplotlib", "ipywidgets", "psutil")
 
@@ -102,30 +99,32 @@ def _loopback() -> Check:
                      fix="check that the loopback interface is up and not blocked")
 
 
-def _runtime(name: str, argv: list[str], pattern: str, fix: str, extra=None) -> Check:
-    if not shutil.which(argv[0]):
-        return Check(name, False, "not found (needed by lesson 09)", essential=False, fix=fix)
+_RUNTIMES = {"java": ("Java", 'version "{version}"'), "php": ("PHP", "PHP {version}")}
+
+
+def runtime_check(name: str) -> Check:
+    """Java or PHP, by the rule lesson 09 and the tests use (labkit.langs.find_runtime):
+    Java 11 or newer, PHP with its sockets extension.
+
+    >>> runtime_check("php").name
+    'PHP'
+    """
+    from .errors import RuntimeMissingError
+    from .langs import INSTALL, find_runtime
+
+    label, shown = _RUNTIMES[name]
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check(name, False, f"does not run: {exc}", essential=False, fix=fix)
-    match = re.search(pattern, out.stdout + out.stderr)
-    detail = match.group(0) if match else "found"
-    problem = extra() if extra else ""
-    return Check(name, not problem, problem or detail, essential=False, fix=fix)
-
-
-def _php_sockets() -> str:
-    out = subprocess.run(["php", "-m"], capture_output=True, text=True, timeout=20)
-    return "" if re.search(r"^sockets$", out.stdout, re.M) else "found, but without the sockets extension"
+        found = find_runtime(name)
+    except RuntimeMissingError as exc:
+        return Check(label, False, f"{exc} (needed by lesson 09)", essential=False,
+                     fix=INSTALL[name])
+    return Check(label, True, shown.format(version=found.version), essential=False)
 
 
 def doctor() -> Report:
     """Run every check and return the report (print it, or look at ``.ok``)."""
     return Report([
         _python(), _packages(), _kernel(), _loopback(),
-        _runtime("Java", ["java", "-version"], r'version "[^"]+"',
-                 "apt-get install default-jdk-headless (Java 11 or newer)"),
-        _runtime("PHP", ["php", "--version"], r"PHP [0-9.]+",
-                 "apt-get install php-cli", extra=_php_sockets),
+        runtime_check("java"),
+        runtime_check("php"),
     ])

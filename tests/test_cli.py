@@ -169,6 +169,25 @@ def test_doctor_fails_when_an_essential_package_is_missing(tmp_path):
     assert "missing: nbval" in done.stdout and "fix: python -m pip install -r requirements.txt" in done.stdout
 
 
+def test_doctor_and_the_notebook_skip_agree_that_java_8_is_not_enough(tmp_path):
+    # one rule (labkit.langs.find_runtime) for doctor, the notebook skip and lesson 09: a
+    # Java 8 on the PATH is "found" by `command -v`, but lesson 09 needs 11 or newer
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "java").write_text('#!/bin/sh\necho \'openjdk version "1.8.0_392"\' >&2\n')
+    (fake / "java").chmod(0o755)
+    env = {**ENV, "PATH": f"{fake}{os.pathsep}{ENV['PATH']}"}
+    done = labkit("doctor", env=env)
+    java = next(line for line in done.stdout.splitlines() if line.startswith("– Java"))
+    assert "is Java 1.8.0_392; lesson 09 needs Java 11 or newer" in java
+    assert done.returncode == 0  # Java is optional: the course is still ready without it
+    skip = subprocess.run(
+        [sys.executable, "-c", "import conftest; print(conftest.runtime_problem('java'))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert skip.returncode == 0, skip.stderr
+    assert "is Java 1.8.0_392; lesson 09 needs Java 11 or newer" in skip.stdout
+
+
 # -- client chat: an interactive terminal client ---------------------------------------------
 
 

@@ -99,9 +99,11 @@ def test_binder_and_ci_install_the_same_system_packages():
     assert ci - apt == {"default-jdk-headless", "chromium", "npm", "python3-venv", "iproute2"}
 
 
-def test_ci_checks_the_php_sockets_extension_and_runs_the_readme_command():
+def test_ci_checks_java_and_php_by_labkits_rule_and_runs_the_readme_command():
+    # one detector (Java 11+, PHP with sockets): .ci/run asks labkit's, not `command -v`
     run = (ROOT / ".ci/run").read_text()
-    assert "grep -qx sockets" in run
+    assert "python -m labkit doctor --need java --need php" in run
+    assert "command -v java" not in run and "command -v php" not in run
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     command = "python -m pip install -r requirements.txt && python -m pytest"
     assert command in readme
