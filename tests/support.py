@@ -58,6 +58,35 @@ def wait_closed(server, conns, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+def _tcp_queues() -> dict[tuple[int, int], tuple[int, int]]:
+    """{(local port, remote port): (send queue, receive queue)} for this host's IPv4 TCP
+    sockets, from /proc/net/tcp (Linux): bytes not yet acknowledged / not yet read."""
+    queues = {}
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for row in table:
+            fields = row.split()
+            local, remote, (tx, rx) = fields[1], fields[2], fields[4].split(":")
+            key = (int(local.split(":")[1], 16), int(remote.split(":")[1], 16))
+            queues[key] = (int(tx, 16), int(rx, 16))
+    return queues
+
+
+def wait_read_by_peer(sock, timeout: float = 10.0) -> None:
+    """Wait until everything sent on *sock* has reached its peer on this host and the peer's
+    program has read it (its receive queue is empty): a piece is read on its own."""
+    mine, theirs = sock.getsockname()[1], sock.getpeername()[1]
+    deadline = time.monotonic() + timeout
+    while True:
+        queues = _tcp_queues()
+        if (theirs, mine) not in queues:
+            return  # the peer has closed its socket: nothing more will be read
+        if queues.get((mine, theirs), (0, 0))[0] == 0 and queues[(theirs, mine)][1] == 0:
+            return
+        assert time.monotonic() < deadline, f"the peer did not read within {timeout:g} s"
+        time.sleep(0.005)
+
+
 def read_all(sock: socket.socket, timeout: float = 5.0) -> bytes:
     """Read until EOF (the test fails with socket.timeout if the peer never closes)."""
     sock.settimeout(timeout)

@@ -7,12 +7,10 @@ port they got), so the tests never collide with a notebook on 6666 or 65533.
 
 import datetime
 import functools
-import os
 import re
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -20,7 +18,7 @@ import labkit
 from labkit import langs
 from labkit.errors import LabkitError, LabTimeoutError, RuntimeMissingError
 from labkit.servers import TCPServer
-from support import read_all
+from support import read_all, wait_read_by_peer
 from testpolicy import strict
 
 pytestmark = pytest.mark.timeout(60)
@@ -519,7 +517,7 @@ def test_the_seeds_php_client_stops_at_a_piece_that_is_just_zero(clean):
     def one_then_zero(conn):
         for piece in (b"1", b"0", b"23"):
             conn.sendall(piece)
-            time.sleep(0.2)  # each piece is read on its own
+            wait_read_by_peer(conn.sock)  # so that PHP reads each piece on its own
 
     with TCPServer(one_then_zero, name="zero") as server:
         done = langs.run_php("client.php", "127.0.0.1", server.port)

@@ -224,6 +224,18 @@ def reader_served(request):
     yield from _serve(request.param)
 
 
+def send_apart(server, sock, first: bytes, rest: bytes) -> None:
+    """Send *first*; wait until the server has read exactly those bytes and waits for more
+    (so its reads end where the halves meet: the case under test); then send *rest*."""
+    assert server.wait_quiet(10)  # whatever came before is read
+    before = len(server.events.snapshot())
+    sock.sendall(first)
+    assert server.wait_quiet(10)
+    read = sum(e.nbytes or 0 for e in server.events.snapshot()[before:] if e.kind == "received")
+    assert read == len(first), server.events
+    sock.sendall(rest)
+
+
 def test_split_at_every_byte(reader_served):
     name, server = reader_served
     if name == "chat":
@@ -233,17 +245,13 @@ def test_split_at_every_byte(reader_served):
             alice.sendall(b"/nick alice\n")
             data = f"{TEXT}\n".encode()
             for cut in range(1, len(data)):
-                alice.sendall(data[:cut])
-                time.sleep(0.002)  # so that the server reads the halves apart
-                alice.sendall(data[cut:])
+                send_apart(server, alice, data[:cut], data[cut:])
             assert chat_lines(bob, len(data) - 1) == [f"alice: {TEXT}".encode()] * (len(data) - 1)
         return
     data = encode_utf(TEXT) if name == "greeting" else TEXT.encode()
     for cut in range(1, len(data)):
         with socket.create_connection(server.address, timeout=5) as s:
-            s.sendall(data[:cut])
-            time.sleep(0.002)
-            s.sendall(data[cut:])
+            send_apart(server, s, data[:cut], data[cut:])
             if name == "greeting":
                 assert read_utf(s, timeout=5) == f"谢谢连接我:/127.0.0.1:{server.port}\nGoodbye!"
                 continue

@@ -75,14 +75,30 @@ def test_interleaved_clients_each_get_their_own_replies(baseline, make):
             s.close()
 
 
+def backed_up(server) -> bool:
+    """True while the server holds replies that wait for the client to read them."""
+    if isinstance(server, SelectServer):
+        return any(c.writing for c in list(server.clients.values()))  # watching EVENT_WRITE
+    return any(w.transport.get_write_buffer_size() for w in list(server._writers))
+
+
 def test_a_client_that_does_not_read_gets_everything_later(baseline, make):
     # 4 MiB in, replies not read until the end: the server must buffer, stop reading
-    # and resume, not block its one thread or lose bytes
+    # and resume, not block its one thread or lose bytes. The buffers on the replies' way
+    # are kept small (an accepted socket takes its listener's): loopback's grow to several
+    # MiB and took all the replies, so the server never had to wait until this was done.
     payload = b"a" * (4 << 20)
-    with make() as server, socket.create_connection(server.address, timeout=10) as s:
+    with make() as server, socket.socket() as s:
+        server.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 << 10)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        s.settimeout(10)
+        s.connect(server.address)
         sender = threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)))
         sender.start()
-        time.sleep(0.2)  # let both directions fill up before we read anything
+        deadline = time.monotonic() + 10
+        while not backed_up(server):  # both directions full: the server waits on us
+            assert time.monotonic() < deadline, "the server never had to wait for the client"
+            time.sleep(0.005)
         replies = read_all(s, timeout=10)
         sender.join(10)
         assert texts_of(replies) == payload
