@@ -62,10 +62,11 @@ class AsyncioServer(_Base):
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = None
         self._done = None
-        self.sock = self._open(socket.SOCK_STREAM, host, port)
-        self._note_address(host)
+        self.sock = self._open(socket.SOCK_STREAM, host, port, backlog)
         self._ready = threading.Event()
-        self._start_thread(self._run, f"labkit-{self.name}-asyncio")
+        with self._starting():
+            self._note_address(host)
+            self._start_thread(self._run, f"labkit-{self.name}-asyncio")
         self._ready.wait(5.0)  # the loop is serving when the constructor returns
 
     def _run(self) -> None:

@@ -29,10 +29,11 @@ from __future__ import annotations
 import random
 import selectors
 import socket
+import threading
 import time
 
 from .events import preview
-from .servers import LOOPBACK, _Base, _check_address, _replace
+from .servers import LOOPBACK, _any_readable, _Base, _check_address, _replace
 
 __all__ = ["Relay", "serve_relay"]
 
@@ -76,21 +77,29 @@ class Relay(_Base):
                            _DOWN: _Direction(_DOWN, seed, drop_replies)}
         self.peers: dict[tuple, int] = {}
         self._upstream_socks: dict[tuple, socket.socket] = {}
+        # what wait_quiet() reads, written under _state by the relay's thread: waiting in
+        # select(), how many times it has woken, and the upstream sockets
+        self._state = threading.Lock()
         self._idle = False
+        self._turn = 0
         self.sock = self._open(socket.SOCK_DGRAM, host, port)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self.sock, selectors.EVENT_READ, None)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-        self._note_address(host)
-        self._start_thread(self._loop, f"labkit-{self.name}-relay")
+        with self._starting():
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self.sock, selectors.EVENT_READ, None)
+            self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+            self._note_address(host)
+            self._start_thread(self._loop, f"labkit-{self.name}-relay")
 
     # -- the loop ------------------------------------------------------------
     def _loop(self) -> None:
         try:
             while not self._stopping.is_set():
-                self._idle = True
+                with self._state:
+                    self._idle = True
                 ready = self._selector.select(self._next_deadline())
-                self._idle = False
+                with self._state:
+                    self._idle = False
+                    self._turn += 1
                 self._release_expired()  # whatever was held back long enough goes on now
                 for key, _ in ready:
                     if key.data == "wake":
@@ -102,9 +111,11 @@ class Relay(_Base):
         except Exception as exc:  # a bug in the relay: keep it for the owner
             self._record_error(0, exc)
         finally:
-            self._idle = True
+            with self._state:
+                self._idle = True
+                upstream = list(self._upstream_socks.values())
             self._selector.close()
-            for sock in self._upstream_socks.values():
+            for sock in upstream:
                 sock.close()
 
     def _next_deadline(self) -> float:
@@ -131,7 +142,8 @@ class Relay(_Base):
                                socket.SOCK_DGRAM)
             up.connect(self.upstream)
             up.setblocking(False)
-            self._upstream_socks[peer] = up
+            with self._state:
+                self._upstream_socks[peer] = up
             self._selector.register(up, selectors.EVENT_READ, peer)
         up = self._upstream_socks[peer]
         self._pass(self.directions[_UP], self.peers[peer], data, up.send)
@@ -222,15 +234,15 @@ class Relay(_Base):
         """Wait until nothing is queued, being handled or held back."""
         deadline = time.monotonic() + timeout + self.hold
         while not self._stopped:
-            if self._idle and not any(d.held for d in self.directions.values()):
-                try:
-                    with selectors.DefaultSelector() as sel:
-                        for s in [self.sock, *self._upstream_socks.values()]:
-                            sel.register(s, selectors.EVENT_READ)
-                        if not sel.select(0) and self._idle:
-                            return True
-                except (OSError, ValueError, KeyError, RuntimeError):
-                    pass
+            # Quiet: the thread waits in select(), nothing is held back or readable, and it
+            # did not wake up while we looked (the same turn before and after).
+            with self._state:
+                idle, turn, socks = self._idle, self._turn, [self.sock, *self._upstream_socks.values()]
+            if idle and not any(d.held for d in self.directions.values()) \
+                    and not _any_readable(socks):
+                with self._state:
+                    if self._idle and self._turn == turn:
+                        return True
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.002)

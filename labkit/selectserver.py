@@ -85,14 +85,15 @@ class SelectServer(_Base):
         self.clients: dict[int, _Client] = {}
         self.accepted = 0
         self._idle = False  # True while the loop waits in select() with nothing to do
-        self.sock = self._open(socket.SOCK_STREAM, host, port)
-        self.sock.listen(backlog)  # many clients may connect at once
-        self.sock.setblocking(False)
-        self._note_address(host)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self.sock, selectors.EVENT_READ)
-        self._selector.register(self._wake_r, selectors.EVENT_READ)
-        self._start_thread(self._loop, f"labkit-{self.name}-select")
+        self.backlog = backlog
+        self.sock = self._open(socket.SOCK_STREAM, host, port, backlog)
+        with self._starting():
+            self.sock.setblocking(False)
+            self._note_address(host)
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self.sock, selectors.EVENT_READ)
+            self._selector.register(self._wake_r, selectors.EVENT_READ)
+            self._start_thread(self._loop, f"labkit-{self.name}-select")
 
     @property
     def connections(self) -> dict[int, _Client]:

@@ -26,6 +26,7 @@ cell with a fixed port does not fail with ``EADDRINUSE``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
@@ -78,7 +79,7 @@ def _in_use(exc: OSError) -> bool:
     return exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == _WSAEADDRINUSE
 
 
-def _bind(kind: int, host: str, port: int) -> socket.socket:
+def _bind(kind: int, host: str, port: int, backlog: int = 1024) -> socket.socket:
     """Create, bind (and for TCP listen) a socket; close it again if that fails."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, kind)
@@ -100,7 +101,7 @@ def _bind(kind: int, host: str, port: int) -> socket.socket:
         if kind == socket.SOCK_STREAM:
             # a burst of connects (500 in tests/test_reliability.py) overflows a short
             # queue, and each dropped SYN costs its client a 1 s retransmit
-            sock.listen(1024)
+            sock.listen(backlog)
         return sock
     except BaseException:
         sock.close()
@@ -149,18 +150,34 @@ class _Base:
         if not _is_loopback(host):
             self.events.add(0, "note", f"listening on {host}, reachable from other machines")
 
-    def _open(self, kind: int, host: str, port: int) -> socket.socket:
+    def _open(self, kind: int, host: str, port: int, backlog: int = 1024) -> socket.socket:
         """Bind (and listen) the server's socket; on failure close what __init__ opened."""
         try:
-            return _bind(kind, host, port)
+            return _bind(kind, host, port, backlog)
         except BaseException:
             self._wake_r.close()
             self._wake_w.close()
             raise
 
+    @contextlib.contextmanager
+    def _starting(self):
+        """Wrap a constructor's steps after _open(): if one fails (a thread that cannot
+        start, a selector that cannot be made), close what was opened, then raise."""
+        try:
+            yield
+        except BaseException:
+            self._stopping.set()
+            for thing in (getattr(self, "_selector", None), getattr(self, "sock", None),
+                          self._wake_r, self._wake_w):
+                if thing is not None:
+                    with contextlib.suppress(OSError):
+                        thing.close()
+            raise
+
     # -- errors -------------------------------------------------------------
     def _record_error(self, conn: int, exc: BaseException) -> None:
-        self.errors.append(exc)
+        with self._lock:
+            self.errors.append(exc)
         self.events.add(conn, "error", f"{type(exc).__name__}: {exc}")
 
     def raise_errors(self) -> None:
@@ -269,14 +286,19 @@ class Connection:
     def __init__(self, server: TCPServer, sock: socket.socket, number: int, peer):
         self.server, self.sock, self.number, self.peer = server, sock, number, peer
         self.local = sock.getsockname()
-        self.waiting = False  # True while blocked in recv: used by wait_quiet()
-        self.done = False
+        self._waiting = threading.Event()  # set while blocked in recv: read by wait_quiet()
+        self.done = False  # written under the server's lock
         self._selector = None  # made at the first recv: it waits for input
 
     @property
     def stopping(self) -> bool:
         """True once the server is stopping: long loops should end."""
         return self.server._stopping.is_set()
+
+    @property
+    def waiting(self) -> bool:
+        """True while the handler waits in recv() for bytes that have not arrived."""
+        return self._waiting.is_set()
 
     def log(self, kind: str, detail: str = "", **fields) -> None:
         self.server.events.add(self.number, kind, detail, peer=self.peer, **fields)
@@ -285,11 +307,11 @@ class Connection:
         # Wait with the flag up and lower it before reading: the bytes stay in the socket
         # until then, so wait_quiet() never sees "waiting, nothing to read" in the moment
         # between recv() taking them and this thread handling them.
-        self.waiting = True
+        self._waiting.set()
         try:
             self._wait_readable()
         finally:
-            self.waiting = False
+            self._waiting.clear()
         data = self.sock.recv(bufsize)
         if data:
             self.log("received", f"{plural(len(data))}: {preview(data)}", nbytes=len(data))
@@ -368,16 +390,19 @@ class TCPServer(_Base):
     """
 
     def __init__(self, handler, *, host: str = LOOPBACK, port: int = 0,
-                 timeout: float = 60.0, name: str | None = None, max_connections: int = 256):
+                 timeout: float = 60.0, name: str | None = None, max_connections: int = 256,
+                 backlog: int = 1024):
         super().__init__(name or _name_of(handler), host, port, timeout)
         self.handler = handler
         self.max_connections = max_connections
-        self.connections: dict[int, Connection] = {}
+        self.backlog = backlog
+        self.connections: dict[int, Connection] = {}  # open ones, by number
         self.accepted = 0
-        self.sock = self._open(socket.SOCK_STREAM, host, port)
-        self.sock.setblocking(False)  # accept() after select() must never block
-        self._note_address(host)
-        self._start_thread(self._accept_loop, f"labkit-{self.name}-accept")
+        self.sock = self._open(socket.SOCK_STREAM, host, port, backlog)
+        with self._starting():
+            self.sock.setblocking(False)  # accept() after select() must never block
+            self._note_address(host)
+            self._start_thread(self._accept_loop, f"labkit-{self.name}-accept")
 
     def _accept_loop(self) -> None:
         for _ in self._each_readable(self.sock):

@@ -46,6 +46,7 @@ class Tracer:
         self._lines: dict[int, Lifeline] = {}  # id(sock) -> lifeline; sock kept alive
         self._raw: list[Step] = []
         self._busy: dict[int, tuple] = {}  # thread ident -> (sock, call) while in a call
+        self._listening: set[int] = set()  # this process's listening ports as the trace began
         self._seq = 0
         self._main = threading.get_ident()
         self.steps: list[Step] = []
@@ -64,8 +65,9 @@ class Tracer:
             except OSError:
                 pass
             if not line.created and line.role == "socket" and line.peer is not None:
-                # connected before the trace began: which end is it?
-                line.role = "conn" if line.local[1] in _listening_ports() else "client"
+                # connected before the trace began: which end is it? (the listeners were
+                # read as the trace began, so no scan runs while the lock is held)
+                line.role = "conn" if line.local[1] in self._listening else "client"
         return line
 
     def _add(self, sock, call, **fields) -> Step:
@@ -89,7 +91,8 @@ class Tracer:
         if call in ("connect", "listen"):
             with self._lock:
                 self._line(sock).role = "client" if call == "connect" else "listener"
-        self._busy[ident] = (sock, call)
+        with self._lock:
+            self._busy[ident] = (sock, call)
         try:
             result = original(sock, *args, **kwargs)
         except BlockingIOError:  # a non-blocking retry, not part of the conversation
@@ -98,7 +101,8 @@ class Tracer:
             self._record(sock, call, args, None, exc)
             raise
         finally:
-            self._busy.pop(ident, None)
+            with self._lock:
+                self._busy.pop(ident, None)
         self._record(sock, call, args, result, None)
         return result
 
@@ -173,6 +177,7 @@ class Tracer:
 
     # -- the with block --------------------------------------------------------------
     def __enter__(self) -> Tracer:
+        self._listening = _listening_ports()
         _install(self)
         self.started = True
         return self
@@ -200,7 +205,9 @@ class Tracer:
             time.sleep(0.005)
 
     def _idle(self) -> bool:
-        for ident, (sock, call) in list(self._busy.items()):
+        with self._lock:
+            busy = list(self._busy.items())
+        for ident, (sock, call) in busy:
             if ident == self._main:
                 continue
             if call not in _READS:

@@ -42,8 +42,9 @@ class UDPServer(_Base):
         self.sock = self._open(socket.SOCK_DGRAM, host, port)
         self._busy = False  # True from before recvfrom() until the reply is logged
         self._busy_lock = threading.Lock()
-        self._note_address(host)
-        self._start_thread(self._serve_loop, f"labkit-{self.name}-udp")
+        with self._starting():
+            self._note_address(host)
+            self._start_thread(self._serve_loop, f"labkit-{self.name}-udp")
 
     def _serve_loop(self) -> None:
         for _ in self._each_readable(self.sock):

@@ -291,3 +291,42 @@ def test_udp_log_waits_for_a_datagram_already_sent_even_with_busy_threads(baseli
                 assert len(server.log()) == 2 * (i + 1)
     finally:
         sys.setswitchinterval(old)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "udp", "select", "asyncio", "relay"])
+def test_a_constructor_that_fails_half_way_closes_what_it_opened(baseline, monkeypatch, kind):
+    # a thread that cannot start (the system's limit reached) after the bind
+    from labkit.aioserver import AsyncioServer
+    from labkit.relay import Relay
+    from labkit.selectserver import SelectServer
+    from labkit.servers import _Base
+
+    def cannot_start(self, target, name, *args):
+        raise RuntimeError("can't start new thread")
+
+    make = {"tcp": lambda: TCPServer(labkit.echo), "udp": lambda: UDPServer(lambda d, p: d),
+            "select": SelectServer, "asyncio": AsyncioServer,
+            "relay": lambda: Relay(("127.0.0.1", 9))}[kind]
+    monkeypatch.setattr(_Base, "_start_thread", cannot_start)
+    import gc
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(3):
+            with pytest.raises(RuntimeError, match="can't start new thread"):
+                make()
+        gc.collect()
+    # closed by the constructor, not left for the garbage collector (which warns)
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    # and the baseline fixture checks that no descriptor or thread was left behind
+
+
+def test_every_server_has_a_backlog(baseline):
+    from labkit.aioserver import AsyncioServer
+    from labkit.selectserver import SelectServer
+
+    for make in (TCPServer, SelectServer, AsyncioServer):
+        args = (labkit.echo,) if make is TCPServer else ()
+        with make(*args, backlog=7) as server:
+            assert server.backlog == 7
+
