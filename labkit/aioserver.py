@@ -59,7 +59,8 @@ class AsyncioServer(_Base):
         super().__init__(name or "asyncio-echo", host, port, timeout)
         self.handler = handler
         self.backlog = backlog
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._writers: dict[int, asyncio.StreamWriter] = {}  # open connections, by number
+        self.accepted = 0
         self._loop = None
         self._done = None
         self.sock = self._open(socket.SOCK_STREAM, host, port, backlog)
@@ -82,11 +83,15 @@ class AsyncioServer(_Base):
         self._done = asyncio.Event()
 
         async def handle(reader, writer):
-            self._writers.add(writer)
+            with self._lock:
+                self.accepted += 1
+                number = self.accepted
+                self._writers[number] = writer
             try:
                 await self.handler(reader, writer)
             finally:
-                self._writers.discard(writer)
+                with self._lock:
+                    self._writers.pop(number, None)
 
         server = await asyncio.start_server(handle, sock=self.sock, backlog=self.backlog)
         self._ready.set()
@@ -94,14 +99,18 @@ class AsyncioServer(_Base):
         server.close()
         for _ in range(3):  # handlers of connections accepted just now start and register
             await asyncio.sleep(0)
-        for writer in list(self._writers):
+        with self._lock:
+            writers = list(self._writers.values())
+        for writer in writers:
             writer.transport.abort()  # their handlers see the end of the stream and return
         await asyncio.sleep(0)
 
     @property
-    def connections(self) -> int:
-        """How many connections are open now."""
-        return len(self._writers)
+    def connections(self) -> dict[int, asyncio.StreamWriter]:
+        """The open connections by number (from 1, in the order they were accepted), as
+        every labkit server has them; here each is the connection's StreamWriter."""
+        with self._lock:
+            return dict(self._writers)
 
     # wait_quiet() (from _Base) waits until no connection waits to be accepted
 

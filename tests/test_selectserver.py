@@ -79,7 +79,7 @@ def backed_up(server) -> bool:
     """True while the server holds replies that wait for the client to read them."""
     if isinstance(server, SelectServer):
         return any(c.writing for c in list(server.clients.values()))  # watching EVENT_WRITE
-    return any(w.transport.get_write_buffer_size() for w in list(server._writers))
+    return any(w.transport.get_write_buffer_size() for w in server.connections.values())
 
 
 def test_a_client_that_does_not_read_gets_everything_later(baseline, make):

@@ -330,3 +330,24 @@ def test_every_server_has_a_backlog(baseline):
         with make(*args, backlog=7) as server:
             assert server.backlog == 7
 
+
+
+def test_connections_means_the_open_ones_by_number_on_every_server(baseline):
+    from labkit.aioserver import AsyncioServer
+    from labkit.selectserver import SelectServer
+
+    for make in (lambda: TCPServer(labkit.echo), SelectServer, AsyncioServer):
+        with make() as server:
+            first = socket.create_connection(server.address, timeout=5)
+            second = socket.create_connection(server.address, timeout=5)
+            assert echo_roundtrip(server.address)  # a third, come and gone
+            for s in (first, second):
+                s.sendall(b"hi")
+                assert s.recv(100)
+            assert sorted(server.connections) == [1, 2], type(server).__name__
+            first.close()
+            second.close()
+            deadline = time.monotonic() + 5
+            while server.connections and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert server.connections == {}
