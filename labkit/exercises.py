@@ -217,6 +217,8 @@ def describe_socket(sock: socket.socket) -> str:
     """One socket in a learner's words: its kind and addresses, e.g. "a TCP socket
     connected from 127.0.0.1:PORT to 127.0.0.1:PORT" (ports are left out: they change)."""
     kind = {socket.SOCK_STREAM: "TCP", socket.SOCK_DGRAM: "UDP"}.get(sock.type, str(sock.type))
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):  # e.g. one of a socketpair()
+        return f"a {kind} socket of family {sock.family.name}"
     try:
         local = sock.getsockname()
     except OSError:
@@ -306,7 +308,8 @@ def call(fn, *args, timeout: float = 3.0, what: str | None = None):
                      "closed)? Every blocking call needs a timeout, and every loop an end.")
     if "error" in box:
         exc = box["error"]
-        raise NotYet(f"{what} raised {type(exc).__name__}: {exc}")
+        detail = f": {exc}" if str(exc) else ""
+        raise NotYet(f"{what} raised {type(exc).__name__}{detail}")
     return box.get("value")
 
 

@@ -114,3 +114,38 @@ def test_a_thread_the_learner_starts_is_the_learners_too():
     verdict = Exercise("x", "t", checker, [], "").check(answer)
     assert verdict.status == "not yet" and "a TCP socket never connected open" in verdict.message
     assert box[0].fileno() == -1
+
+
+def test_a_socketpair_left_open_is_described_not_a_crash():
+    import socket
+    from labkit.exercises import call
+
+    def answer():
+        global _pair
+        _pair = socket.socketpair()
+
+    def checker(fn):
+        call(fn)
+        return "fine"
+
+    verdict = Exercise("x", "t", checker, [], "").check(answer)
+    assert verdict.status == "not yet"
+    a, b = socket.socketpair()  # AF_UNIX here; AF_INET where the system has none
+    with a, b:
+        family = a.family
+    if family == socket.AF_UNIX:
+        assert "2 sockets (a TCP socket of family AF_UNIX, " in verdict.message
+    else:
+        assert "2 sockets (a TCP socket connected to a peer, " in verdict.message
+    assert all(s.fileno() == -1 for s in _pair)
+
+
+def test_an_exception_without_a_message_reads_cleanly():
+    from labkit.exercises import NotYet, call
+
+    def answer():
+        raise NotImplementedError
+
+    with pytest.raises(NotYet) as caught:
+        call(answer, what="answer()")
+    assert str(caught.value) == "answer() raised NotImplementedError"
