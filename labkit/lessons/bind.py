@@ -1,8 +1,11 @@
 """Exercises of lesson 02-bind, and two small facts the lesson shows.
 
 The checks bind and connect for real: a listener must accept a connection on
-the port it claims, a fixed port is caught by asking twice, and the TIME_WAIT
-exercise leaves a real connection in TIME_WAIT on the port first.
+the port it claims; a fixed port is caught by asking again while the first
+listener is still open; the TIME_WAIT exercise leaves a real connection in
+TIME_WAIT on the port first. When that bind fails, a second call on port 0
+(where nothing is in the way) shows whether the answer sets SO_REUSEADDR at
+all, or only after bind(). Messages name no port number: ports change every run.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import os
 import socket
 import sys
 
-from ..exercises import NotYet, call, register
+from ..exercises import NotYet, call, learner_sockets, register
+from .create import _described, _mentions, _name, _value
 
 __all__ = ["may_bind_low_ports", "leave_time_wait", "try_connect"]
 
@@ -71,20 +75,46 @@ def _accepts(sock: socket.socket, what: str) -> None:
             conn, _ = sock.accept()
         conn.close()  # after the client: TIME_WAIT stays on the client's side, not this port
     except ConnectionRefusedError:
-        raise NotYet(f"{what} is bound but refuses connections: did you call listen()?") from None
+        raise NotYet(f"{what} returned a socket that is bound but refuses connections: call "
+                     "s.listen() after bind(), or nobody can connect.") from None
     except OSError as exc:
-        raise NotYet(f"connecting to the socket from {what} failed "
+        raise NotYet(f"{what} returned a socket that a client could not connect to "
                      f"({type(exc).__name__}: {exc}).") from None
 
 
-def _listener(value, what: str) -> socket.socket:
+def _listener(value, what: str, *, returns: str = "s") -> socket.socket:
+    """*value* if it is an open IPv4 TCP socket, else NotYet naming what it is instead."""
+    if value is None:
+        raise NotYet(f"{what} returned None: end with return {returns}.")
     if not isinstance(value, socket.socket):
-        raise NotYet(f"{what} returned {value!r}, not a socket.socket.")
+        if isinstance(value, tuple) and value and isinstance(value[0], socket.socket):
+            raise NotYet(f"{what} returned a pair, {_value(value)}; return only the socket.")
+        raise NotYet(f"{what} returned {_value(value)}, not a socket.socket.")
     if value.fileno() == -1:
-        raise NotYet(f"{what} returned a closed socket: return it open, the caller closes it.")
+        raise NotYet(f"{what} returned a closed socket: return it open (no `with` inside the "
+                     "function); the caller closes it.")
     if value.type != socket.SOCK_STREAM:
-        raise NotYet(f"{what} returned a {value.type.name} socket; a listener is SOCK_STREAM.")
+        raise NotYet(f"{what} returned a socket of type {_name(value.type)}; a listener is "
+                     "TCP, SOCK_STREAM.")
+    if value.family != socket.AF_INET:
+        raise NotYet(f"{what} returned a socket of family {_name(value.family)}; this lesson "
+                     "uses IPv4, AF_INET.")
     return value
+
+
+def _not_bound(what: str, address: str = "('127.0.0.1', 0)") -> NotYet:
+    return NotYet(f"{what} returned a socket that is not bound to any port: call "
+                  f"s.bind({address}) before listen().")
+
+
+def _in_use(exc: NotYet, first: bool) -> NotYet | None:
+    """A fixed port's failure, explained; None for any other failure."""
+    if "Address already in use" not in str(exc):
+        return None
+    held = ("Another program holds that port already: a fixed port works only while nobody "
+            "else uses it." if first else
+            "The first listener still holds that port: a fixed port works once.")
+    return NotYet(f"{str(exc).rstrip('. ')}. {held} Bind port 0 and let the system choose.")
 
 
 _OPEN_LISTENER = '''
@@ -96,6 +126,46 @@ def open_listener():
 '''
 
 
+def _pair(result, what: str) -> tuple[socket.socket, object]:
+    """The (socket, port) an answer returned, or NotYet naming what it returned instead."""
+    if isinstance(result, socket.socket):
+        raise NotYet(f"{what} returned only the socket; return a pair, (s, port), with the "
+                     "port from s.getsockname()[1].")
+    if isinstance(result, int) and not isinstance(result, bool):
+        raise NotYet(f"{what} returned only a number; return a pair, (s, port): the socket "
+                     "first, then its port.")
+    if result is None:
+        raise NotYet(f"{what} returned None: end with return s, s.getsockname()[1].")
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise NotYet(f"{what} returned {_value(result)}; return a pair: (socket, port).")
+    sock, port = result
+    if isinstance(sock, str) and isinstance(port, int):
+        raise NotYet(f"{what} returned the address that getsockname() gives, (host, port); "
+                     "return the socket and its port: (s, s.getsockname()[1]).")
+    if isinstance(sock, int) and isinstance(port, socket.socket):
+        raise NotYet(f"{what} returned (port, socket): put the socket first, (s, port).")
+    return _listener(sock, what, returns="s, s.getsockname()[1]"), port
+
+
+def _check_port(port, real: int, what: str) -> None:
+    if isinstance(port, tuple):
+        raise NotYet(f"{what} returned the whole address, (host, port), as the port: "
+                     "getsockname() gives (host, port); return only the port, "
+                     "getsockname()[1].")
+    if isinstance(port, str):
+        raise NotYet(f"{what} returned the port as a str; return the number itself, "
+                     "s.getsockname()[1].")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise NotYet(f"{what} returned {_value(port)} as the port; return the number "
+                     "s.getsockname()[1].")
+    if port == 0:
+        raise NotYet(f"{what} returned port 0: that is the number you asked for, not the "
+                     "one you got; ask the socket with getsockname()[1].")
+    if port != real:
+        raise NotYet(f"{what} returned a port number that is not its socket's port; ask the "
+                     "socket which port it got, s.getsockname()[1].")
+
+
 @register("02-free-port", title="A listener on a port the system picks",
           solution=_OPEN_LISTENER, hints=[
               "Bind to port 0: the system then chooses a free port for you.",
@@ -104,42 +174,48 @@ def open_listener():
               "Call s.listen() after bind, or nobody can connect.",
           ])
 def _check_free_port(open_listener) -> str:
-    opened = []
+    given: list[socket.socket] = []
     try:
         for attempt in ("first", "second"):
-            what = f"the {attempt} call of open_listener()"
-            result = call(open_listener, what=what)
-            if not (isinstance(result, tuple) and len(result) == 2):
-                if isinstance(result, socket.socket):
-                    opened.append(result)
-                raise NotYet(f"{what} returned {result!r}; return a pair: (socket, port).")
-            sock, port = result
-            sock = _listener(sock, what)
-            opened.append(sock)
+            what = f"The {attempt} call of open_listener()"
+            before = len(learner_sockets())
+            try:
+                result = call(open_listener, what=what)
+            except NotYet as exc:
+                raise (_in_use(exc, attempt == "first") or exc) from None
+            made = learner_sockets()[before:]
+            sock, port = _pair(result, what)
+            if any(sock is earlier for earlier in given):
+                raise NotYet("Both calls of open_listener() returned the same socket: make a "
+                             "new listener in every call, inside the function.")
+            given.append(sock)
+            others = [s for s in made if s is not sock]
+            still = [s for s in others if s.fileno() != -1]
+            if still:
+                also = " and ".join(_described(s) for s in still)
+                raise NotYet(f"{what} made {len(others) + 1} sockets and returned one; it also "
+                             f"left {also} open, which nobody will ever close. Make only "
+                             "the listener.")
+            if sock in made and made.index(sock) > 0:
+                raise NotYet(f"{what} opened another socket before its listener. If that one "
+                             "found the port: bind port 0 on the listener itself and ask it "
+                             "with getsockname(). A port found by one socket and then closed "
+                             "is free only for a moment; another program may take it before "
+                             "your listener binds it.")
             host, real = sock.getsockname()[:2]
+            if real == 0:
+                raise _not_bound(what)
             if host != "127.0.0.1":
+                if host == "0.0.0.0" and not _mentions(open_listener, "bind"):
+                    raise NotYet(f"{what} listens without bind(): listen() then binds the "
+                                 "any-address 0.0.0.0 for you, reachable from other machines. "
+                                 "Call s.bind(('127.0.0.1', 0)) first.")
                 raise NotYet(f"{what} bound {host!r}; this listener is for this machine only: "
                              "bind '127.0.0.1'.")
-            if port == 0:
-                raise NotYet(f"{what} returned port 0: that is the number you asked for, not the "
-                             f"one you got (it is {real}); ask the socket with getsockname().")
-            if isinstance(port, tuple):
-                raise NotYet(f"{what} returned {port!r} as the port: getsockname() gives "
-                             "(host, port); return only the port, getsockname()[1].")
-            if port != real:
-                raise NotYet(f"{what} returned port {port!r}, but its socket is bound to "
-                             f"port {real}.")
+            _check_port(port, real, what)
             _accepts(sock, what)
-        if opened[0].getsockname() == opened[1].getsockname():
-            raise NotYet("both calls returned the same address.")
-    except NotYet as exc:
-        text = str(exc).rstrip(". ")
-        if "second call" in text and "Address already in use" in text:
-            raise NotYet(f"{text}. The first listener still holds that port: a fixed port "
-                         "works once. Bind port 0 and let the system choose.") from None
-        raise
     finally:
-        for sock in opened:
+        for sock in given:
             sock.close()
     return ("two listeners open at the same time, each on a free port the system chose, and "
             "each accepted a real connection.")
@@ -155,10 +231,10 @@ def listener_for(audience):
 '''
 
 _AUDIENCES = {
-    "this machine": ("127.0.0.1", "loopback, 127.0.0.1: only programs on this machine can "
-                                  "reach it"),
-    "the network": ("0.0.0.0", "the any-address, 0.0.0.0: it accepts connections arriving "
-                               "on every interface of this machine"),
+    "this machine": ("127.0.0.1", "Bind loopback, 127.0.0.1: only programs on this machine "
+                                  "can reach it."),
+    "the network": ("0.0.0.0", "Bind the any-address, 0.0.0.0: it accepts connections "
+                               "arriving on every interface of this machine."),
 }
 
 
@@ -169,6 +245,27 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _wrong_host(what: str, audience: str, host: str) -> NotYet:
+    """The host bound, in words (a host other than 127.0.0.1 and 0.0.0.0 is named by its
+    kind only: which address a name resolves to differs from machine to machine)."""
+    if audience == "this machine":
+        if host == "0.0.0.0":
+            said = "bound '0.0.0.0', the any-address: other machines can reach it too"
+        elif _is_loopback(host):
+            said = ("bound a loopback address other than 127.0.0.1; programs on this machine "
+                    "connect to 127.0.0.1")
+        else:
+            said = "bound one of this machine's network addresses: other machines can reach it"
+    elif host == "127.0.0.1":
+        said = "bound '127.0.0.1', a loopback address: other machines cannot reach it"
+    elif _is_loopback(host):
+        said = "bound a loopback address: other machines cannot reach it"
+    else:
+        said = ("bound one address of this machine, not every one (a name such as "
+                "socket.gethostname() stands for one address)")
+    return NotYet(f"{what} {said}. {_AUDIENCES[audience][1]}")
+
+
 @register("02-which-address", title="Which address to bind", solution=_LISTENER_FOR, hints=[
     "Only two host strings are needed, one per audience.",
     "127.0.0.1 (loopback) is reachable only from this machine; 0.0.0.0 means every "
@@ -177,25 +274,34 @@ def _is_loopback(host: str) -> bool:
     "all of them.",
 ])
 def _check_which_address(listener_for) -> str:
-    for audience, (want, why) in _AUDIENCES.items():
+    for audience, (want, _) in _AUDIENCES.items():
         what = f"listener_for({audience!r})"
-        sock = _listener(call(listener_for, audience, what=what), what)
-        with sock:
-            host = sock.getsockname()[0]
+        with _listener(call(listener_for, audience, what=what), what) as sock:
+            host, port = sock.getsockname()[:2]
+            if port == 0:
+                raise _not_bound(what, "(host, 0)")
             if host != want:
-                if audience == "the network" and _is_loopback(host):
-                    detail = "a loopback address: other machines cannot reach it"
-                elif audience == "the network":
-                    detail = "one address of this machine, not every one"
-                else:
-                    detail = "reachable from other machines too"
-                raise NotYet(f"{what} bound {host!r}, {detail}. Bind {why}.")
+                raise _wrong_host(what, audience, host)
             _accepts(sock, what)
             if sys.platform.startswith("linux"):
                 # on Linux 127.0.0.2 is this machine too, but a different address
-                other = try_connect("127.0.0.2", sock.getsockname()[1])
+                other = try_connect("127.0.0.2", port)
                 if (other == "connected") != (want == "0.0.0.0"):
                     raise NotYet(f"{what}: connecting to 127.0.0.2 gave {other}.")
+            # ask again while the first listener still listens: a fixed port works once
+            again = f"The second call of {what}"
+            try:
+                second = call(listener_for, audience, what=again)
+            except NotYet as exc:
+                if "Address already in use" in str(exc):
+                    raise NotYet(f"{str(exc).rstrip('. ')}, while the listener from the first "
+                                 "call was still open: a fixed port works once. Bind port 0, "
+                                 "and the system picks a free port every time.") from None
+                raise
+            with _listener(second, again):
+                if second is sock:
+                    raise NotYet(f"Two calls of {what} returned the same socket: make a new "
+                                 "listener in every call, inside the function.")
     return ("the loopback listener took connections on 127.0.0.1 only; the 0.0.0.0 one took "
             "them on every address of this machine.")
 
@@ -210,6 +316,35 @@ def listen_again(port):
 '''
 
 
+def _why_in_use(listen_again) -> str:
+    """Why a bind over TIME_WAIT failed, from a second call on port 0 (where nothing is in
+    the way): the socket it returns shows which options the answer sets, and when."""
+    said = "Nothing listens on that port; a closed connection waits there in TIME_WAIT."
+    reuse = reuse_port = False
+    try:
+        sock = call(listen_again, 0, what="listen_again(0)")
+    except NotYet:
+        sock = None
+    if isinstance(sock, socket.socket) and sock.fileno() != -1:
+        with sock:
+            reuse = bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR))
+            if hasattr(socket, "SO_REUSEPORT"):
+                reuse_port = bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+    if reuse:
+        return (f"{said} Your socket does get SO_REUSEADDR, but only after bind(), and bind() "
+                "looks at the option when it runs: move the setsockopt line above bind().")
+    if reuse_port:
+        return (f"{said} SO_REUSEPORT is another option (it lets live listeners share a "
+                "port); the one that lets you bind over TIME_WAIT is SO_REUSEADDR, set "
+                "before bind().")
+    if _mentions(listen_again, "SO_REUSEADDR"):
+        return (f"{said} Your code names SO_REUSEADDR, but the socket that binds does not "
+                "have it on: set it on that very socket, to 1, before bind(): "
+                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1).")
+    return (f"{said} Set SO_REUSEADDR before bind(): "
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1).")
+
+
 @register("02-reuse", title="Listen again while TIME_WAIT holds the port",
           solution=_LISTEN_AGAIN, hints=[
               "Without help, bind fails with EADDRINUSE: the old connection in TIME_WAIT "
@@ -219,18 +354,26 @@ def listen_again(port):
           ])
 def _check_reuse(listen_again) -> str:
     port = leave_time_wait()
-    what = f"listen_again({port})"
+    what = "listen_again(port)"
     try:
         sock = call(listen_again, port, what=what)
     except NotYet as exc:
-        if "Address already in use" in str(exc):
-            raise NotYet(f"{exc}. Nothing listens on that port; a closed connection waits "
-                         "there in TIME_WAIT. Set SO_REUSEADDR before bind().") from None
+        said = str(exc).rstrip(". ")
+        if "Address already in use" in said:
+            raise NotYet(f"{said}. {_why_in_use(listen_again)}") from None
+        if "Invalid argument" in said and _mentions(listen_again, "IPPROTO_TCP"):
+            raise NotYet(f"{said}. setsockopt takes (level, option, value), and SO_REUSEADDR "
+                         "belongs to the level socket.SOL_SOCKET, not IPPROTO_TCP.") from None
         raise
-    sock = _listener(sock, what)
-    with sock:
-        got = sock.getsockname()[:2]
-        if got != ("127.0.0.1", port):
-            raise NotYet(f"{what} listens on {got}, not on ('127.0.0.1', {port}).")
+    with _listener(sock, what):
+        host, got = sock.getsockname()[:2]
+        if got == 0:
+            raise _not_bound(what, "('127.0.0.1', port)")
+        if got != port:
+            raise NotYet(f"{what} bound another port, not the one it was given: bind "
+                         "('127.0.0.1', port).")
+        if host != "127.0.0.1":
+            raise NotYet(f"{what} bound {host!r}; bind ('127.0.0.1', port), the address the "
+                         "task asks for.")
         _accepts(sock, what)
     return "your listener bound the port while its previous connection sat in TIME_WAIT."
