@@ -232,6 +232,8 @@ def describe_socket(sock: socket.socket) -> str:
         return f"a {kind} socket connected to a peer"
     if kind == "TCP" and local[1] and _is_listening(sock):
         return f"a {kind} socket listening on {local[0]}"
+    if local[1] and kind == "TCP":
+        return f"a {kind} socket on {local[0]} with no connection (any more)"
     if local[1]:
         return f"a {kind} socket bound to {local[0]}"
     return f"a {kind} socket never connected"

@@ -1,62 +1,29 @@
 """Exercises of lesson 05-send-recv: send every byte, read exactly n, read lines of UTF-8.
 
-Each check feeds the learner's function through a real loopback connection
-from an :class:`~labkit.peers.AdversarialPeer`: writes are split and merged,
-characters are cut in half, and the pieces arrive a few milliseconds apart so
-that a single ``recv`` sees only the first of them.
+Each check plays the worst legal peer, the same way on every run, through the sockets
+of :mod:`labkit.lessons.checksockets`: a ``send`` that takes only part of what it is
+offered, and reads that get one seeded piece per ``recv``, cut through a header or a
+character.
 """
 
 from __future__ import annotations
 
+import random
 import socket
-import threading
 import time
 
 from .. import framing
-from ..exercises import NotYet, _refers_to, _watching_labkit, call, register
-from ..peers import AdversarialPeer, utf8_cuts
+from ..exercises import NotYet, _refers_to, _watching_labkit, register
+from ..peers import rechunk, utf8_cuts
+from .checksockets import (MOST_CALLS, WAITALL, SendOnly, Stopped, WatchedSocket, cut,
+                           in_background, send_in_step, spin_message)
 from .connect import outcome, tcp_pair
-
-PAUSE = 0.02  # between pieces: a recv that is already waiting sees them one by one, even under load
-
-
-def _in_background(action, *args, delay: float = 0.05) -> threading.Thread:
-    """Run the sending side in a thread, after *delay* (the learner is waiting by then)."""
-
-    def run():
-        time.sleep(delay)
-        try:
-            action(*args)
-        except OSError:
-            pass  # the learner's side went away: the check reports what it saw
-
-    thread = threading.Thread(target=run, name="labkit-exercise-peer", daemon=True)
-    thread.start()
-    return thread
-
-
-def _send_then_finish(sock, pieces_fn):
-    pieces_fn()
-    sock.shutdown(socket.SHUT_WR)
-
 
 # -- 05-send-all ---------------------------------------------------------------
 
 
-class SendOnly:
-    """A socket that offers only ``send``: the learner writes sendall themselves."""
-
-    def __init__(self, sock):
-        self._sock = sock
-        self.calls = 0
-
-    def send(self, data) -> int:
-        self.calls += 1
-        return self._sock.send(data)
-
-    def __getattr__(self, name):
-        raise AttributeError(f"this socket offers only send() - {name}() is what you are "
-                             "writing yourself")
+def _bytes(n: int) -> str:
+    return "byte" if n == 1 else f"{n:,} bytes"
 
 
 _SEND_ALL = '''
@@ -67,6 +34,9 @@ def send_all(sock, data):
         total += sent
 '''
 
+_SEND_THE_REST = ("send() returns how many bytes it took: add that to a total, and offer what "
+                  "is left, sock.send(data[total:]), until the total is len(data).")
+
 
 @register("05-send-all", title="Write sendall yourself", solution=_SEND_ALL, hints=[
     "sock.send(data) returns a number: how many bytes the kernel took this time. It can be "
@@ -75,32 +45,67 @@ def send_all(sock, data):
     "Each time, send what is left: sock.send(data[total:]), and add its result to total.",
 ])
 def _check_send_all(send_all) -> str:
-    data = bytes(range(256)) * 4096  # 1 MiB, not all one value: order matters
+    data = random.Random(5).randbytes(1 << 20)  # 1 MiB of random bytes: each part has one place
+    size = len(data)
+    received = bytearray()
     with tcp_pair() as (client, server_side):
         client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        client.settimeout(3)  # with a timeout, one send() takes only what fits
-        received = bytearray()
+        # small buffers on both sides (a receive buffer much smaller stalls loopback)
+        server_side.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        client.settimeout(3)
 
-        def read_slowly():
-            while chunk := server_side.recv(65536):
+        def read_slowly(rng=random.Random(6)):
+            while chunk := server_side.recv(rng.randint(1, 8192)):
                 received.extend(chunk)
+                if rng.random() < 0.02:
+                    time.sleep(0.002)  # a receiver that is busy now and then
 
-        reader = _in_background(read_slowly, delay=0.05)
-        wrapped = SendOnly(client)
-        result, error = outcome(send_all, wrapped, data, what="send_all(sock, data)")
+        reader = in_background(read_slowly, delay=0.01)
+        wrapped = SendOnly(client, data)
+        try:
+            _, error = outcome(send_all, wrapped, data, timeout=5, what="send_all(sock, data)")
+        except NotYet:
+            if wrapped.mistake or wrapped.stopped:
+                error = Stopped()
+            else:
+                raise
+        if wrapped.mistake:
+            missing, twice = wrapped.totals()
+            summary = " and ".join(
+                [f"{missing:,} of the {size:,} bytes never arrived"] * bool(missing)
+                + [f"{twice:,} arrived twice or more"] * bool(twice))
+            finished = error is None and summary
+            raise NotYet(f"{wrapped.mistake}{f' In all, {summary}.' if finished else ''} "
+                         f"{_SEND_THE_REST}")
+        if wrapped.stopped:
+            if wrapped.empty_at_end:
+                raise NotYet(f"send_all(sock, data) kept calling send() after every byte had "
+                             f"gone, offering it nothing (b''): the check stopped it after "
+                             f"{MOST_CALLS:,} calls. End the loop when the total reaches "
+                             "len(data): while total < len(data).")
+            offers = "one byte" if wrapped.largest == 1 else f"at most {wrapped.largest:,} bytes"
+            raise NotYet(f"send_all(sock, data) offered send() {offers} at a time: correct in "
+                         f"principle, but far too slow. The check stopped it after "
+                         f"{MOST_CALLS:,} calls, when {wrapped.done:,} of the {size:,} bytes "
+                         "had gone. Offer everything that is left, sock.send(data[total:]), "
+                         "and let send() take what it can.")
         if error is not None:
             raise NotYet(f"send_all(sock, data) raised {type(error).__name__}: {error}")
+        if wrapped.done < size:
+            if wrapped.calls == 1:
+                raise NotYet(f"send_all(sock, data) called send() once, and it took only "
+                             f"{wrapped.done:,} of the {size:,} bytes: your code ignored the "
+                             f"count it returned, and the other {size - wrapped.done:,} were "
+                             f"never sent. {_SEND_THE_REST}")
+            raise NotYet(f"send_all(sock, data) returned after {wrapped.calls:,} calls of "
+                         f"send(), which took {wrapped.done:,} of the {size:,} bytes: the last "
+                         f"{_bytes(size - wrapped.done)} never went. Loop until the total of "
+                         "what send() returned is len(data).")
         client.shutdown(socket.SHUT_WR)
         reader.join(5)
-    if len(received) < len(data):
-        raise NotYet(f"Only {len(received)} of {len(data)} bytes arrived, after {wrapped.calls} "
-                     "call(s) of send(). send() returns how many bytes it took: send the rest.")
-    if bytes(received) != data:
-        at = next(i for i, (a, b) in enumerate(zip(received, data)) if a != b) \
-            if len(received) == len(data) else len(data)
-        raise NotYet(f"{len(received)} bytes arrived for {len(data)} sent, differing from "
-                     f"offset {at}: send only what is left, data[total:].")
-    return f"1 MiB arrived whole and in order, sent in {wrapped.calls} calls of send()."
+    if bytes(received) != data:  # every part was right, so this is the check's own fault
+        raise RuntimeError(f"{len(received):,} bytes arrived for the {size:,} that send() took")
+    return f"1 MiB arrived whole and in order, sent in {wrapped.calls:,} calls of send()."
 
 
 # -- 05-recv-exactly -----------------------------------------------------------
@@ -119,6 +124,11 @@ def recv_exactly(sock, n):
 
 _WRITE_IT_YOURSELF = ("Your recv_exactly calls labkit.recv_exactly, which does the work for you. "
                       "The point is to write the loop yourself, with sock.recv().")
+
+_WAITALL = (" On a socket with a timeout (this one has one, as every socket should) Python "
+            "waits for the first bytes, then reads without blocking, so recv() returns what "
+            "has arrived; and even without a timeout a signal can cut MSG_WAITALL short. The "
+            "loop is still needed: recv() until you hold n bytes.")
 
 
 @register("05-recv-exactly", title="Read exactly n bytes", solution=_RECV_EXACTLY, hints=[
@@ -140,34 +150,26 @@ def _check_recv_exactly_loop(recv_exactly, used) -> str:
     body = "你好, 世界!".encode()
     header = len(body).to_bytes(4, "big")  # a 4-byte length, then 15 bytes
     # cut inside the header, across its end, and through 你, 好, 世 and 界
-    cuts = [2, 6, 8, 13, 16]
+    pieces = cut(header + body, [2, 6, 8, 13, 16])
     with tcp_pair() as (client, server_side):
-        peer = AdversarialPeer(client, pause=PAUSE)
-        sender = _in_background(_send_then_finish, client,
-                                lambda: peer.split_at(header + body, cuts))
-        for want in (header, body):
-            try:
-                got = call(recv_exactly, server_side, len(want),
-                           what=f"recv_exactly(sock, {len(want)})")
-            finally:
-                if used:  # even if labkit's function failed, that is the first thing to say
-                    raise NotYet(_WRITE_IT_YOURSELF)
-            if not isinstance(got, (bytes, bytearray)):
-                raise NotYet(f"recv_exactly(sock, {len(want)}) returned {got!r}; return bytes.")
-            if len(got) < len(want):
-                raise NotYet(f"recv_exactly(sock, {len(want)}) returned {bytes(got)!r}, only "
-                             f"{len(got)} bytes: one recv() returns what has arrived so far. Loop.")
-            if len(got) > len(want):
-                raise NotYet(f"recv_exactly(sock, {len(want)}) returned {len(got)} bytes: it ate "
-                             "the start of the next message. Ask recv() only for what is missing.")
-            if got != want:
-                raise NotYet(f"recv_exactly(sock, {len(want)}) returned {bytes(got)!r}; the peer "
-                             f"sent {want!r}.")
-        sender.join(2)
-    with tcp_pair() as (client, server_side):
-        _in_background(_send_then_finish, client, lambda: client.sendall(b"abc")).join(1)
+        reader = WatchedSocket(server_side)
+        sender = in_background(send_in_step, client, pieces, reader)
         try:
-            value, error = outcome(recv_exactly, server_side, 10, timeout=2,
+            for want in (header, body):
+                _read_exactly(recv_exactly, reader, want, used)
+        finally:
+            reader.release()
+            sender.join(2)
+    if None in reader.timeouts_set:
+        raise NotYet("recv_exactly(sock, n) took away the socket's timeout (settimeout(None)), "
+                     "so a silent peer would make it wait for ever. Leave the socket's timeout "
+                     "as it is, and loop: even MSG_WAITALL may return fewer than n bytes.")
+    with tcp_pair() as (client, server_side):
+        reader = WatchedSocket(server_side)
+        in_background(_send_then_finish, client, lambda: client.sendall(b"abc")).join(1)
+        what = "The peer sent 3 bytes and closed, and recv_exactly(sock, 10)"
+        try:
+            value, error = outcome(recv_exactly, reader, 10, timeout=2,
                                    what="recv_exactly(sock, 10)")
         except NotYet as exc:
             raise NotYet(f"{exc} The peer sent 3 bytes and closed: recv() then returns b'' "
@@ -175,16 +177,66 @@ def _check_recv_exactly_loop(recv_exactly, used) -> str:
         finally:
             if used:
                 raise NotYet(_WRITE_IT_YOURSELF)
+    if reader.spun:
+        raise NotYet(spin_message(what, "10 bytes will never come: raise ConnectionError when "
+                                        "recv() returns b''."))
     if error is None:
-        raise NotYet(f"The peer sent b'abc' and closed, and recv_exactly(sock, 10) returned "
-                     f"{value!r}; raise ConnectionError: 10 bytes will never come.")
+        raise NotYet(f"{what} returned {value!r}; raise ConnectionError: 10 bytes will never "
+                     "come.")
     if not isinstance(error, ConnectionError):
-        raise NotYet(f"The peer sent b'abc' and closed, and recv_exactly(sock, 10) raised "
-                     f"{type(error).__name__}: {error}. Right to raise, but raise "
+        raise NotYet(f"{what} raised {type(error).__name__}: {error}. Right to raise, but raise "
                      "ConnectionError, as asked: raise ConnectionError(\"peer closed after 3 "
                      "of 10 bytes\").")
-    return (f"The header and the body came back whole from {len(peer.pieces_sent)} pieces cut "
-            f"inside characters, and an early close raised {type(error).__name__}.")
+    return (f"The header and the body came back whole from {len(pieces)} pieces cut inside "
+            f"characters, and an early close raised {type(error).__name__}.")
+
+
+def _read_exactly(recv_exactly, reader: WatchedSocket, want: bytes, used) -> None:
+    """One call of the learner's recv_exactly(sock, len(want)): NotYet unless it gives *want*."""
+    n, before = len(want), reader.taken
+    what = f"recv_exactly(sock, {n})"
+    try:
+        got, error = outcome(recv_exactly, reader, n, what=what)
+    finally:
+        if used:  # even if labkit's function failed, that is the first thing to say
+            raise NotYet(_WRITE_IT_YOURSELF)
+    if reader.spun:
+        raise NotYet(spin_message(what, "Stop when it does: raise ConnectionError."))
+    early = isinstance(error, ConnectionError) and reader.watched and not reader.eof
+    short = isinstance(got, (bytes, bytearray)) and len(got) < n
+    if reader.flags & WAITALL and (early or short):
+        did = (f"raised {type(error).__name__}: {error}" if early
+               else f"returned {bytes(got)!r}, only {len(got)} bytes")
+        raise NotYet(f"{what} {did}: recv() with MSG_WAITALL returned fewer than {n} bytes, "
+                     f"although the peer had not closed.{_WAITALL}")
+    if early:
+        raise NotYet(f"{what} raised {type(error).__name__}: {error}, but the peer had not "
+                     "closed: a recv() that returns fewer bytes than asked for only means the "
+                     "rest has not arrived yet. Raise ConnectionError only when recv() returns "
+                     "b''.")
+    if error is not None:
+        raise NotYet(f"{what} raised {type(error).__name__}: {error}")
+    if not isinstance(got, (bytes, bytearray)):
+        raise NotYet(f"{what} returned {got!r}; return bytes.")
+    if len(got) < n:
+        raise NotYet(f"{what} returned {bytes(got)!r}, only {len(got)} bytes: one recv() "
+                     "returns what has arrived so far. Loop.")
+    if len(got) > n:
+        raise NotYet(f"{what} returned {len(got)} bytes: it ate the start of the next message. "
+                     "Ask recv() only for what is missing.")
+    if reader.watched and reader.taken - before > n:
+        extra = reader.taken - before - n
+        raise NotYet(f"{what} returned {n} bytes, but its recv() calls took {n + extra} from "
+                     f"the socket: the {extra} after them, the start of the next message, were "
+                     "thrown away. Ask recv() only for what is still missing: "
+                     "sock.recv(n - len(data)).")
+    if got != want:
+        raise NotYet(f"{what} returned {bytes(got)!r}; the peer sent {want!r}.")
+
+
+def _send_then_finish(sock, pieces_fn):
+    pieces_fn()
+    sock.shutdown(socket.SHUT_WR)
 
 
 # -- 05-read-lines -------------------------------------------------------------
@@ -207,6 +259,22 @@ def read_lines(sock):
 '''
 
 
+def _line_rounds() -> list[tuple[str, list[bytes]]]:
+    """(how, pieces) for each round: whole characters first, so that a reader that stops
+    early is told so before anything is said about decoding."""
+    data = "".join(line + "\n" for line in LINES).encode()
+    inside = set(utf8_cuts(data))
+    between = [i for i in range(1, len(data)) if i not in inside]
+    rng = random.Random(7)
+    return [
+        ("lines split and merged, characters whole",
+         cut(data, rng.sample(between, len(between) // 3))),
+        ("every other character cut in half", cut(data, utf8_cuts(data)[::2])),
+        ("lines split and merged anywhere", rechunk(
+            [(line + "\n").encode() for line in LINES], rng, max_piece=5)),
+    ]
+
+
 @register("05-read-lines", title="Read lines of UTF-8 until the peer closes",
           solution=_READ_LINES, hints=[
               "Decoding each chunk on its own fails as soon as a character is cut between two "
@@ -217,28 +285,48 @@ def read_lines(sock):
               "split on '\\n'. The text ends with '\\n', so drop the empty string after it.",
           ])
 def _check_read_lines(read_lines) -> str:
-    data = "".join(line + "\n" for line in LINES).encode()
-    rounds = [
-        ("every other character cut in half", lambda peer: peer.split_at(data, utf8_cuts(data)[::2])),
-        ("lines split and merged", lambda peer: peer.send_messages(
-            [(line + "\n").encode() for line in LINES])),
-    ]
-    for how, send in rounds:
+    for how, pieces in _line_rounds():
         with tcp_pair() as (client, server_side):
-            peer = AdversarialPeer(client, seed=7, max_piece=5, pause=PAUSE)
-            sender = _in_background(_send_then_finish, client, lambda: send(peer))
-            value, error = outcome(read_lines, server_side, what="read_lines(sock)")
-            sender.join(2)
-        if isinstance(error, UnicodeDecodeError):
-            raise NotYet(f"With {how}, read_lines(sock) raised UnicodeDecodeError: {error}. "
-                         "A character was cut between two recv() calls; decode only whole "
-                         "characters.")
-        if error is not None:
-            raise NotYet(f"With {how}, read_lines(sock) raised {type(error).__name__}: {error}")
-        if value == LINES + [""]:
-            raise NotYet("Your list ends with an extra '': the last '\\n' ends the last line, "
-                         "it does not start a new one.")
-        if value != LINES:
-            raise NotYet(f"With {how}, read_lines(sock) returned {value!r}; the peer sent the "
-                         f"lines {LINES!r}.")
+            reader = WatchedSocket(server_side)
+            sender = in_background(send_in_step, client, pieces, reader)
+            try:
+                value, error = outcome(read_lines, reader, what="read_lines(sock)")
+            finally:
+                reader.release()
+                sender.join(2)
+        _judge_lines(f"With {how}, read_lines(sock)", len(pieces), reader, value, error)
     return "Whole lines came back although characters and lines were cut between reads."
+
+
+def _judge_lines(what: str, pieces: int, reader: WatchedSocket, value, error) -> None:
+    if reader.spun:
+        raise NotYet(spin_message(what, "Leave the loop when it does: `if not chunk: break` "
+                                        "(b'' == '' is False)."))
+    if isinstance(error, UnicodeDecodeError):
+        raise NotYet(f"{what} raised UnicodeDecodeError: {error}. A character was cut between "
+                     "two recv() calls; decode only whole characters.")
+    if error is None and reader.watched and not reader.eof:
+        calls = f"{reader.calls} call{'s' * (reader.calls != 1)} of recv()"
+        short = (" A recv() that returns fewer bytes than you asked for is not the end either."
+                 if reader.calls > 1 and 0 < reader.last[1] < reader.last[0] else "")
+        raise NotYet(f"{what} returned after {calls}, before the peer had closed: the peer "
+                     f"sent {pieces} pieces, and one recv() returns only what has arrived so "
+                     f"far.{short} Keep reading until recv() returns b''.")
+    if error is not None:
+        raise NotYet(f"{what} raised {type(error).__name__}: {error}")
+    if not isinstance(value, list):
+        raise NotYet(f"{what} returned {value!r}; return a list of str, one per line.")
+    if any(isinstance(line, (bytes, bytearray)) for line in value):
+        raise NotYet(f"{what} returned {value!r}: lines of bytes. Decode them from UTF-8.")
+    if value == LINES + [""]:
+        raise NotYet("Your list ends with an extra '': the last '\\n' ends the last line, "
+                     "it does not start a new one.")
+    if value == [line + "\n" for line in LINES]:
+        raise NotYet(f"{what} returned {value!r}: each line still ends with '\\n'. Return "
+                     "the lines without it.")
+    if any("\ufffd" in line for line in value if isinstance(line, str)):
+        raise NotYet(f"{what} returned {value!r}: '\ufffd' stands where decode(errors="
+                     "'replace') met bytes of a character cut between two recv() calls. "
+                     "Decode only whole characters.")
+    if value != LINES:
+        raise NotYet(f"{what} returned {value!r}; the peer sent the lines {LINES!r}.")
