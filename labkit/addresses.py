@@ -34,7 +34,13 @@ def _network_warning(host: str, stop_hint: str = CLI_STOP) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class JoinAddress:
-    """Where a learner connects: ``join at 192.168.1.20:41234 (eth0)``."""
+    """Where a learner connects: an address, a port, and the interface it belongs to.
+
+    >>> JoinAddress("192.168.1.20", 41234, "eth0")
+    join at 192.168.1.20:41234 (eth0)
+    >>> JoinAddress("fd00::20", 41234)
+    join at [fd00::20]:41234
+    """
 
     host: str
     port: int
@@ -79,12 +85,14 @@ def _interface_addresses(family: int) -> list[tuple[str, str]]:
 def join_addresses(port: int, host: str = "0.0.0.0") -> list[JoinAddress]:
     """The addresses learners use to reach a server bound to *host* on *port*.
 
-    >>> join_addresses(41234)                 # 0.0.0.0: every IPv4 network address here
-    [join at 192.168.1.20:41234 (eth0)]
     >>> join_addresses(41234, "127.0.0.1")    # loopback: this machine only
     [join at 127.0.0.1:41234 (this machine only)]
+    >>> join_addresses(41234)                 # doctest: +ELLIPSIS
+    [...]
 
-    ``"::"`` lists the IPv6 addresses; a specific address is listed as itself. Loopback
+    The default, ``"0.0.0.0"``, lists every IPv4 address of this machine, which vary
+    from machine to machine: ``[join at 192.168.1.20:41234 (eth0)]``, say. ``"::"``
+    lists the IPv6 addresses; a specific address is listed as itself. Loopback
     and link-local addresses are never listed for the network (nobody else can use them).
     """
     if _is_loopback(host):

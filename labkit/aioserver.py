@@ -28,7 +28,16 @@ _PREFIX = ECHO_PREFIX.encode("utf-8")
 
 
 async def echo_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """The echo protocol on asyncio streams: one reply per piece of text, until EOF."""
+    """The echo protocol on asyncio streams: one reply per piece of text, until EOF.
+
+    >>> from labkit import echo_client
+    >>> with AsyncioServer(echo_stream) as server:
+    ...     echo_client(server, "你好")
+    '欢迎访问>>>>你好\\r\\n'
+
+    In a notebook, ``await asyncio.start_server(echo_stream, "127.0.0.1", 0)`` serves
+    it from the kernel's own event loop.
+    """
     decoder = TextDecoder()
     try:
         while data := await reader.read(65536):
@@ -48,6 +57,11 @@ async def echo_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 class AsyncioServer(_Base):
     """``asyncio.start_server(handler)`` served from an event loop in a daemon thread.
+
+    >>> from labkit import echo_client
+    >>> with AsyncioServer() as server:
+    ...     echo_client(server, "hi")
+    '欢迎访问>>>>hi\\r\\n'
 
     *handler(reader, writer)* is a coroutine function (``echo_stream`` by default).
     Unlike ``TCPServer``, silent connections are not dropped after *timeout*

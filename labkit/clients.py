@@ -1,8 +1,11 @@
 """The client side: connect with a timeout and a helpful error, and one call per protocol.
 
->>> reply = echo_client(("127.0.0.1", 9998), "你好")
->>> reply
+>>> from labkit import serve, echo
+>>> with serve(echo) as server:
+...     echo_client(server, "你好")
 '欢迎访问>>>>你好\\r\\n'
+
+Each call takes a server, a ``(host, port)`` pair or a bare port on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ def _address(target) -> tuple[str, int]:
 def connect(target, *, timeout: float = 5.0) -> socket.socket:
     """Open a TCP connection to *target*; the socket keeps *timeout* for every call.
 
-    >>> with connect(server) as s:
-    ...     s.sendall(b"hi")
+    >>> from labkit import serve, echo
+    >>> with serve(echo) as server, connect(server) as sock:
+    ...     sock.sendall(b"hi")
+    ...     sock.recv(1024).decode()
+    '欢迎访问>>>>hi\\r\\n'
 
     A refused connection raises NotListeningError, which says what to check.
     """
@@ -48,7 +54,14 @@ def connect(target, *, timeout: float = 5.0) -> socket.socket:
 
 
 def recv_until_eof(sock: socket.socket, *, timeout: float = 5.0, limit: int = 1 << 24) -> bytes:
-    """Read until the peer closes; raise LabTimeoutError if it stays silent for *timeout* s overall."""
+    """Read until the peer closes; raise LabTimeoutError if it stays silent for *timeout* s overall.
+
+    >>> a, b = socket.socketpair()
+    >>> with a, b:
+    ...     b.sendall(b"good"); b.sendall(b"bye"); b.close()
+    ...     recv_until_eof(a)
+    b'goodbye'
+    """
     chunks, total = [], 0
     deadline = time.monotonic() + timeout
     previous = sock.gettimeout()
@@ -75,7 +88,13 @@ def recv_until_eof(sock: socket.socket, *, timeout: float = 5.0, limit: int = 1 
 
 
 def echo_client(target, message: str, *, timeout: float = 5.0) -> str:
-    """Send *message* to an echo server, close our side, and return everything it replied."""
+    """Send *message* to an echo server, close our side, and return everything it replied.
+
+    >>> from labkit import serve, echo
+    >>> with serve(echo) as server:
+    ...     echo_client(server, "你好")
+    '欢迎访问>>>>你好\\r\\n'
+    """
     with connect(target, timeout=timeout) as sock:
         sock.sendall(message.encode("utf-8"))
         sock.shutdown(socket.SHUT_WR)  # EOF tells the server we are done
@@ -83,13 +102,26 @@ def echo_client(target, message: str, *, timeout: float = 5.0) -> str:
 
 
 def greeting_client(target, message: str, *, timeout: float = 5.0) -> str:
-    """Send *message* with Java's writeUTF and return the server's readUTF reply."""
+    """Send *message* with Java's writeUTF and return the server's readUTF reply.
+
+    >>> from labkit import serve, greeting
+    >>> with serve(greeting) as server:
+    ...     print(greeting_client(server, "你好"))      # doctest: +ELLIPSIS
+    谢谢连接我:/127.0.0.1:...
+    Goodbye!
+    """
     with connect(target, timeout=timeout) as sock:
         write_utf(sock, message)
         return read_utf(sock, timeout=timeout)
 
 
 def clock_client(target, *, timeout: float = 5.0) -> str:
-    """Return what a clock server pushes before it closes."""
+    """Return what a clock server pushes before it closes.
+
+    >>> from labkit import serve, clock
+    >>> with serve(clock) as server:
+    ...     clock_client(server)                        # doctest: +ELLIPSIS
+    '服务端消息: ...'
+    """
     with connect(target, timeout=timeout) as sock:
         return recv_until_eof(sock, timeout=timeout).decode("utf-8", errors="replace")

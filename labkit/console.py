@@ -28,10 +28,14 @@ __all__ = ["Console"]
 class Console:
     """A text box, a send button and a transcript on one TCP connection.
 
-    >>> console = Console(server)           # server, (host, port) or port
-    >>> console.send("你好")
-    >>> console.transcript()
-    '→ 你好\\n← 欢迎访问>>>>你好'
+    >>> from labkit import serve, echo
+    >>> with serve(echo) as server:
+    ...     console = Console(server)           # server, (host, port) or port
+    ...     console.send("你好")
+    ...     print(console.transcript())
+    ...     console.close()
+    → 你好
+    ← 欢迎访问>>>>你好
 
     Lines go out as typed; for a chat server each gets a ``\\n`` (``newline=``).
     A reader thread shows what arrives; when the server closes the connection,

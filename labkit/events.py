@@ -22,7 +22,11 @@ _EXPLAINED = {"error", "dropped", "note", "refused", "too slow", "read", "timed 
 
 
 def plural(n: int, noun: str = "byte") -> str:
-    """``plural(1)`` is "1 byte", ``plural(6)`` is "6 bytes"."""
+    """A count and its noun, in the singular only for 1.
+
+    >>> plural(1), plural(6), plural(2, "client")
+    ('1 byte', '6 bytes', '2 clients')
+    """
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
@@ -47,7 +51,11 @@ def _show(ch: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Event:
-    """One thing that happened on a server. ``conn`` is 0 for the server itself."""
+    """One thing that happened on a server. ``conn`` is 0 for the server itself.
+
+    >>> print(Event(seq=1, time=0.0, conn=2, kind="received", detail="2 bytes: 'hi'"))
+    [conn 2] received 2 bytes: 'hi'
+    """
 
     seq: int
     time: float

@@ -69,8 +69,11 @@ def _fill(recv, buf, n):
 def recv_exactly(sock, n, *, timeout=10.0):
     """Read exactly n bytes from a socket, however the sender split them.
 
-        header = recv_exactly(conn, 4)           # b'\\x00\\x00\\x00\\x05'
-        body = recv_exactly(conn, 5, timeout=1)  # b'hello'
+    >>> a, b = socket.socketpair()
+    >>> with a, b:
+    ...     b.sendall(b"hel"); b.sendall(b"lo world")
+    ...     recv_exactly(a, 5)
+    b'hello'
 
     ``timeout`` (seconds, or None) is a deadline for the whole call.
     """
@@ -94,7 +97,8 @@ def recv_exactly(sock, n, *, timeout=10.0):
 def encode_line(data, *, newline=b"\n"):
     """Return one line ready to send: the data (str as UTF-8) plus the newline.
 
-        encode_line("你好")  # b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd\\n'
+    >>> encode_line("你好")
+    b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd\\n'
     """
     body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     # searching body + newline also catches a newline begun by the end of body
@@ -106,7 +110,11 @@ def encode_line(data, *, newline=b"\n"):
 
 @dataclasses.dataclass(frozen=True)
 class TooLong:
-    """Stands in for a line longer than allowed; ``length`` bytes were dropped."""
+    """Stands in for a line longer than allowed; ``length`` bytes were dropped.
+
+    >>> LineDecoder(max_length=4).feed(b"ok\\ntoo long\\n")
+    [b'ok', TooLong(length=8)]
+    """
 
     length: int
 
@@ -114,8 +122,9 @@ class TooLong:
 class LineDecoder:
     """Split bytes into lines, whatever pieces they arrive in.
 
-        d = LineDecoder()
-        d.feed(b"hel"), d.feed(b"lo\\nwor")   # ([], [b'hello'])
+    >>> d = LineDecoder()
+    >>> d.feed(b"hel"), d.feed(b"lo\\nwor")
+    ([], [b'hello'])
 
     Lines come back without the newline. A line over ``max_length`` bytes comes
     back as one ``TooLong(length)``; its bytes are dropped as they arrive, so an
@@ -162,8 +171,14 @@ class LineDecoder:
 class LineReader:
     """Read lines from a socket, one at a time.
 
-        reader = LineReader(conn)
-        reader.readline()   # b'hello' (None once the peer has closed)
+    >>> a, b = socket.socketpair()
+    >>> with a, b:
+    ...     b.sendall(b"hello\\nwor"); b.sendall(b"ld\\n"); b.close()
+    ...     reader = LineReader(a)
+    ...     reader.readline(), reader.readline(), reader.readline()
+    (b'hello', b'world', None)
+
+    ``readline()`` returns None once the peer has closed.
 
     A line over ``max_length`` raises FrameTooLargeError; the reader stays
     usable and the next call returns the line after it.
@@ -214,8 +229,10 @@ def _check_size(size, max_size):
 def encode_frame(payload, *, header=4):
     """Return the payload behind a big-endian length prefix of ``header`` bytes.
 
-        encode_frame(b"hi")            # b'\\x00\\x00\\x00\\x02hi'
-        encode_frame(b"hi", header=1)  # b'\\x02hi'
+    >>> encode_frame(b"hi")
+    b'\\x00\\x00\\x00\\x02hi'
+    >>> encode_frame(b"hi", header=1)
+    b'\\x02hi'
     """
     _check_header(header)
     if isinstance(payload, str):
@@ -232,8 +249,9 @@ def encode_frame(payload, *, header=4):
 class FrameDecoder:
     """Split bytes into length-prefixed frames, whatever pieces they arrive in.
 
-        d = FrameDecoder(header=1)
-        d.feed(b"\\x02h"), d.feed(b"i\\x00")   # ([], [b'hi', b''])
+    >>> d = FrameDecoder(header=1)
+    >>> d.feed(b"\\x02h"), d.feed(b"i\\x00")
+    ([], [b'hi', b''])
 
     A prefix announcing more than ``max_size`` raises FrameTooLargeError before
     anything is allocated; the stream cannot be trusted after that.
@@ -271,7 +289,11 @@ class FrameDecoder:
 def send_frame(sock, payload, *, header=4):
     """Send one length-prefixed frame with sendall.
 
-        send_frame(conn, "你好".encode())   # 00 00 00 06 e4 bd a0 e5 a5 bd
+    >>> a, b = socket.socketpair()
+    >>> with a, b:
+    ...     send_frame(b, "你好".encode())
+    ...     a.recv(100)
+    b'\\x00\\x00\\x00\\x06\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd'
     """
     sock.sendall(encode_frame(payload, header=header))
 
@@ -303,7 +325,11 @@ def _recv_prefixed(sock, header, max_size, timeout, *, eof_ok):
 def recv_frame(sock, *, header=4, max_size=1 << 20, timeout=10.0):
     """Receive one length-prefixed frame; None if the peer closed between frames.
 
-        payload = recv_frame(conn)   # b'hello'
+    >>> a, b = socket.socketpair()
+    >>> with a, b:
+    ...     send_frame(b, b"hello"); b.close()
+    ...     recv_frame(a), recv_frame(a)
+    (b'hello', None)
     """
     _check_header(header)
     return _recv_prefixed(sock, header, max_size, timeout, eof_ok=True)
@@ -323,8 +349,10 @@ def _surrogate_pair(match):
 def encode_modified_utf8(text):
     """Encode text as Java's modified UTF-8 (U+0000 as C0 80, astral as 2 surrogates).
 
-        encode_modified_utf8("\\x00")  # b'\\xc0\\x80'
-        encode_modified_utf8("😀")     # b'\\xed\\xa0\\xbd\\xed\\xb8\\x80'
+    >>> encode_modified_utf8("\\x00")
+    b'\\xc0\\x80'
+    >>> encode_modified_utf8("😀")
+    b'\\xed\\xa0\\xbd\\xed\\xb8\\x80'
     """
     units = _ASTRAL.sub(_surrogate_pair, text)
     return units.encode("utf-8", "surrogatepass").replace(b"\x00", b"\xc0\x80")
@@ -333,7 +361,10 @@ def encode_modified_utf8(text):
 def decode_modified_utf8(data):
     """Decode Java's modified UTF-8; FramingError names the offset of a bad byte.
 
-        decode_modified_utf8(b"\\xc0\\x80")  # '\\x00'
+    >>> decode_modified_utf8(b"\\xc0\\x80")
+    '\\x00'
+    >>> decode_modified_utf8(b"\\xed\\xa0\\xbd\\xed\\xb8\\x80")
+    '😀'
 
     Surrogate pairs become one character; lone surrogates are kept, as in Java.
     """
@@ -363,7 +394,8 @@ def decode_modified_utf8(data):
 def encode_utf(text):
     """Return what Java's DataOutputStream.writeUTF(text) writes.
 
-        encode_utf("hi")  # b'\\x00\\x02hi'
+    >>> encode_utf("hi")
+    b'\\x00\\x02hi'
     """
     body = encode_modified_utf8(text)
     if len(body) > _UTF_MAX:
@@ -375,8 +407,9 @@ def encode_utf(text):
 class UtfDecoder:
     """Split bytes into writeUTF strings, whatever pieces they arrive in.
 
-        d = UtfDecoder()
-        d.feed(b"\\x00\\x02h"), d.feed(b"i")   # ([], ['hi'])
+    >>> d = UtfDecoder()
+    >>> d.feed(b"\\x00\\x02h"), d.feed(b"i")
+    ([], ['hi'])
     """
 
     def __init__(self):
@@ -395,7 +428,11 @@ class UtfDecoder:
 def write_utf(sock, text):
     """Send text as Java's DataOutputStream.writeUTF does.
 
-        write_utf(conn, "谢谢连接我")
+    >>> a, b = socket.socketpair()
+    >>> with a, b:
+    ...     write_utf(b, "hi")
+    ...     a.recv(100)
+    b'\\x00\\x02hi'
     """
     sock.sendall(encode_utf(text))
 
@@ -403,7 +440,11 @@ def write_utf(sock, text):
 def read_utf(sock, *, timeout=10.0):
     """Receive one string as Java's DataInputStream.readUTF does.
 
-        read_utf(conn)   # '谢谢连接我'
+    >>> a, b = socket.socketpair()
+    >>> with a, b:
+    ...     write_utf(b, "谢谢连接我")
+    ...     read_utf(a)
+    '谢谢连接我'
 
     EOF anywhere, even before the length, raises PeerClosedError (Java: EOFException).
     """
@@ -416,8 +457,9 @@ def read_utf(sock, *, timeout=10.0):
 class TextDecoder:
     """Decode text that arrives in pieces; a character cut in half waits for its rest.
 
-        d = TextDecoder()
-        d.feed(b"\\xe4\\xbd"), d.feed(b"\\xa0!")   # ('', '你!')
+    >>> d = TextDecoder()
+    >>> d.feed(b"\\xe4\\xbd"), d.feed(b"\\xa0!")
+    ('', '你!')
     """
 
     def __init__(self, encoding="utf-8", errors="replace"):

@@ -80,7 +80,13 @@ _BASELINE = _kernel_sockets()
 
 @dataclasses.dataclass(frozen=True)
 class SocketRow:
-    """One row of the kernel's table. ``owned`` is False for a socket no process holds."""
+    """One row of the kernel's table. ``owned`` is False for a socket no process holds.
+
+    >>> row = SocketRow("client → echo", "TIME_WAIT", ("127.0.0.1", 50312),
+    ...                 ("127.0.0.1", 41234), owned=False)
+    >>> row.state, row.held_by
+    ('TIME_WAIT', 'the kernel only')
+    """
 
     name: str
     state: str
@@ -96,6 +102,16 @@ class SocketRow:
 
 class Snapshot:
     """The table at one moment; its repr is the table as aligned text.
+
+    >>> from labkit import serve, echo
+    >>> with serve(echo) as server:
+    ...     snap = snapshot("the server listens")
+    >>> snap                                  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    the server listens:
+      socket            state   local            remote  held by
+      echo (listening)  LISTEN  127.0.0.1:...    -       this process
+    >>> snap.state("echo (listening)"), snap.state("client → echo")
+    ('LISTEN', None)
 
     ``snap.state("client → echo")`` is one row's state (None if absent);
     ``snap.states()`` maps every row's name to its state. ``snap.note`` is None, or
@@ -152,10 +168,17 @@ class Snapshot:
 class Timeline:
     """Snapshots taken after each step of a lesson, shown one after the other.
 
-    >>> tl = Timeline(client=sock)        # names: socket, server, port or (host, port)
-    >>> tl = Timeline(client=sock, only_named=True)   # hide rows with no named end
-    >>> tl.snap("after close")            # returns the new Snapshot (shown by a cell)
-    >>> tl                                # all snapshots, numbered
+    >>> from labkit import serve, echo, connect
+    >>> tl = Timeline()
+    >>> with serve(echo) as server, connect(server) as sock:
+    ...     tl.snap("connected").states()   # snap() returns the new Snapshot
+    {'client → echo': 'ESTABLISHED', 'echo (listening)': 'LISTEN', 'echo → client': 'ESTABLISHED'}
+    >>> tl.states("client → echo")          # that row in every snapshot so far
+    ['ESTABLISHED']
+
+    Name a socket after your variable with ``Timeline(me=sock)`` (a socket, a server, a
+    port or ``(host, port)``); ``only_named=True`` hides the rows with no named end.
+    Shown in a cell, ``tl`` is every snapshot so far, numbered.
     """
 
     def __init__(self, *, only_named: bool = False, **names):
@@ -318,15 +341,18 @@ def _everyone(kind: str):
 
 
 def net_connections(kind: str = "inet") -> list:
-    """``psutil.net_connections(kind)``: every socket of *kind* on this machine, where the
-    system allows a look at them all; where it refuses (macOS without root), this
-    process's own sockets, ``psutil.Process().net_connections(kind)``, and a line on
-    stdout saying so. Call it from a cell (it is the cell that shows that line).
-    (On macOS psutil gathers the list process by process, so even as root it holds no
-    socket that only the kernel keeps, such as one in TIME_WAIT.)
+    """Every socket of *kind* on this machine: ``psutil.net_connections(kind)``.
 
-    >>> [c.status for c in net_connections("tcp4") if c.laddr.port == port]
-    ['TIME_WAIT']
+    >>> with socket.create_server(("127.0.0.1", 0)) as listener:
+    ...     port = listener.getsockname()[1]
+    ...     [c.status for c in net_connections("tcp4") if c.laddr.port == port]
+    ['LISTEN']
+
+    Where the system refuses a look at them all (macOS without root), it returns this
+    process's own sockets, ``psutil.Process().net_connections(kind)``, and prints a line
+    saying so: call it from a cell (it is the cell that shows that line). (On macOS psutil
+    gathers the list process by process, so even as root it holds no socket that only the
+    kernel keeps, such as one in TIME_WAIT.)
     """
     everyone = _everyone(kind)
     if everyone is not None:
@@ -395,7 +421,9 @@ def _settled_table(keep, timeout: float = 0.5) -> tuple[list[tuple], bool]:
 def snapshot(label: str = "", *, only_named: bool = False, **names) -> Snapshot:
     """The table now, for one look (a Timeline remembers names and closed sockets).
 
-    >>> snapshot("after listen", server=listener)
+    >>> with socket.create_server(("127.0.0.1", 0)) as listener:
+    ...     snapshot("after listen", server=listener).states()
+    {'server (listening)': 'LISTEN'}
     """
     return Timeline(only_named=only_named, **names).snap(label)
 

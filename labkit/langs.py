@@ -56,7 +56,14 @@ PHP_OPTIONS = ["-d", "display_errors=stderr"]  # PHP's warnings on stderr, where
 
 @dataclasses.dataclass(frozen=True)
 class Runtime:
-    """A language runtime that was found: its name, executable, version and how Java runs."""
+    """A language runtime that was found: its name, executable, version and how Java runs.
+
+    >>> php = Runtime("php", "/usr/bin/php", "8.2.7")
+    >>> php                                   # the same text on every machine
+    php: found (with sockets)
+    >>> php.version
+    '8.2.7'
+    """
 
     name: str
     path: str
@@ -79,7 +86,14 @@ def _version(argv, pattern):
 
 @functools.cache
 def find_runtime(name: str) -> Runtime:
-    """Find ``"java"`` (11 or newer) or ``"php"`` (with sockets); RuntimeMissingError says how to install it."""
+    """Find ``"java"`` (11 or newer) or ``"php"`` (with sockets); RuntimeMissingError says how to install it.
+
+    >>> find_runtime("php")                   # needs PHP, as lesson 09 does
+    php: found (with sockets)
+    >>> find_runtime("ruby")
+    Traceback (most recent call last):
+    ValueError: unknown runtime 'ruby'; expected 'java' or 'php'
+    """
     if name not in INSTALL:
         raise ValueError(f"unknown runtime {name!r}; expected 'java' or 'php'")
     path = shutil.which(name)
@@ -113,7 +127,14 @@ def _java_major(version):
 
 
 def runtimes() -> dict:
-    """Which runtimes are here: ``{"java": Runtime or the error message, "php": ...}``."""
+    """Which runtimes are here: ``{"java": Runtime or the error message, "php": ...}``.
+
+    >>> found = runtimes()
+    >>> sorted(found)
+    ['java', 'php']
+    >>> isinstance(found["php"], (Runtime, str))   # a str says how to install it
+    True
+    """
     found = {}
     for name in INSTALL:
         try:
@@ -166,7 +187,14 @@ def _compile(java: Runtime, source: Path) -> Path:
 
 
 def java_command(source, *args, compiled: bool = True) -> list[str]:
-    """The argument list that runs Java *source* with *args* (compiled once, if javac is here)."""
+    """The argument list that runs Java *source* with *args* (compiled once, if javac is here).
+
+    >>> argv = java_command("GreetingClient.java", "127.0.0.1", 6666, compiled=False)
+    >>> argv[-3:]                             # doctest: +ELLIPSIS
+    ['.../GreetingClient.java', '127.0.0.1', '6666']
+
+    (``compiled=False`` skips javac, which takes about a second the first time.)
+    """
     java = find_runtime("java")
     path = program_path(source)
     if compiled and java.compiler:
@@ -175,30 +203,65 @@ def java_command(source, *args, compiled: bool = True) -> list[str]:
 
 
 def php_command(script, *args) -> list[str]:
-    """The argument list that runs PHP *script* with *args*."""
+    """The argument list that runs PHP *script* with *args*.
+
+    >>> php_command("client.php", "127.0.0.1", 6666)     # doctest: +ELLIPSIS
+    ['...php', '-d', 'display_errors=stderr', '.../client.php', '127.0.0.1', '6666']
+    """
     return [find_runtime("php").path, *PHP_OPTIONS, str(program_path(script)), *map(str, args)]
 
 
 def start_java(source, *args, ready=None, name: str | None = None, timeout: float = 10.0,
                compiled: bool = True) -> Program:
-    """Start a Java program (e.g. a server) in the background; wait for its *ready* line."""
+    """Start a Java program (e.g. a server) in the background; wait for its *ready* line.
+
+    >>> from labkit import greeting_client
+    >>> with start_java("GreetingServer.java", 0, ready="端口号为") as server:   # doctest: +SKIP
+    ...     greeting_client(("127.0.0.1", server.port), "你好")
+    '谢谢连接我:/127.0.0.1:38735\\nGoodbye!'
+
+    (Skipped by doctest: javac and the JVM take a second or two to start.)
+    """
     return start_program(java_command(source, *args, compiled=compiled),
                          name=name or Path(source).stem, ready=ready, timeout=timeout)
 
 
 def run_java(source, *args, timeout: float = 10.0, compiled: bool = True) -> Finished:
-    """Run a Java program (e.g. a client) to the end and return its output."""
+    """Run a Java program (e.g. a client) to the end and return its output.
+
+    >>> from labkit import serve, greeting
+    >>> with serve(greeting) as server:       # doctest: +SKIP
+    ...     run_java("GreetingClient.java", "127.0.0.1", server.port)
+    连接到主机:127.0.0.1 ,端口号:43507
+    远程主机地址:/127.0.0.1:43507
+    服务器响应: 谢谢连接我:/127.0.0.1:43507
+    Goodbye!
+
+    (Skipped by doctest: javac and the JVM take a second or two to start.)
+    """
     return run_program(java_command(source, *args, compiled=compiled), timeout=timeout)
 
 
 def start_php(script, *args, ready=None, name: str | None = None, timeout: float = 10.0) -> Program:
-    """Start a PHP script (e.g. a server) in the background; wait for its *ready* line."""
+    """Start a PHP script (e.g. a server) in the background; wait for its *ready* line.
+
+    >>> from labkit import clock_client
+    >>> with start_php("server.php", 0, ready="listening") as server:   # 0: any free port
+    ...     clock_client(("127.0.0.1", server.port))                   # doctest: +ELLIPSIS
+    '服务端消息: ...'
+    """
     return start_program(php_command(script, *args), name=name or Path(script).name,
                          ready=ready, timeout=timeout)
 
 
 def run_php(script, *args, timeout: float = 10.0) -> Finished:
-    """Run a PHP script (e.g. a client) to the end and return its output."""
+    """Run a PHP script (e.g. a client) to the end and return its output.
+
+    >>> from labkit import serve, clock
+    >>> with serve(clock) as server:
+    ...     run_php("client.php", "127.0.0.1", server.port)            # doctest: +ELLIPSIS
+    服务端消息: ...
+    """
     return run_program(php_command(script, *args), timeout=timeout)
 
 
@@ -206,7 +269,12 @@ def run_php(script, *args, timeout: float = 10.0) -> Finished:
 
 
 def show_changes(name) -> Output:
-    """The lines of a typed-in seed program marked ``CHANGED:``, with their line numbers."""
+    """The lines of a typed-in seed program marked ``CHANGED:``, with their line numbers.
+
+    >>> show_changes("client.php")
+      7: $host = $argv[1] ?? '127.0.0.1';  // CHANGED: host and port from the command line
+      8: $port = (int)($argv[2] ?? 65533);  // CHANGED: (defaults as in the seed)
+    """
     lines = program_path(name).read_text(encoding="utf-8").splitlines()
     marked = [f"{n:3}: {line.strip()}" for n, line in enumerate(lines, 1) if "CHANGED:" in line]
     return Output("\n".join(marked) or "(no line is marked CHANGED: it runs as the seed has it)")
@@ -215,7 +283,11 @@ def show_changes(name) -> Output:
 def explain_utf(text: str) -> Output:
     """What Java's ``writeUTF(text)`` sends, byte by byte, one line per character.
 
-        explain_utf("A\\x00")   # 00 03 (length), 41 'A', c0 80 U+0000 ...
+    >>> explain_utf("A\\x00你")
+    00 06     length: 6 bytes follow
+    41        'A'
+    c0 80     '\\x00' U+0000 as two bytes (UTF-8 would send 00)
+    e4 bd a0  '你'
     """
     body = encode_modified_utf8(text)
     rows = [(f"{len(body):04x}"[:2] + " " + f"{len(body):04x}"[2:],

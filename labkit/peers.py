@@ -19,7 +19,8 @@ __all__ = ["rechunk", "utf8_cuts", "AdversarialPeer"]
 def rechunk(writes, rng, *, max_piece=None):
     """Return the same byte stream as ``writes``, cut into different non-empty pieces.
 
-        rechunk([b"hello", b"world"], random.Random(1))  # [b'he', b'llo', b'wor', b'ld']
+    >>> rechunk([b"hello", b"world"], random.Random(1))
+    [b'he', b'llo', b'wor', b'ld']
 
     Each boundary between writes is kept or merged away at random, and random
     cuts are added; no piece is longer than ``max_piece`` when it is given.
@@ -50,7 +51,8 @@ def rechunk(writes, rng, *, max_piece=None):
 def utf8_cuts(data):
     """Return the offsets that fall strictly inside a multi-byte UTF-8 character.
 
-        utf8_cuts("a你".encode())  # [2, 3]
+    >>> utf8_cuts("a你".encode())       # 你 is bytes 1, 2 and 3
+    [2, 3]
     """
     return [i for i, byte in enumerate(data) if i > 0 and byte & 0xC0 == 0x80]
 
@@ -58,9 +60,11 @@ def utf8_cuts(data):
 class AdversarialPeer:
     """Wrap a connected socket and send through it in random, seeded pieces.
 
-        with AdversarialPeer(sock, seed=1) as peer:
-            peer.sendall("欢迎访问>>>>".encode())
-        peer.pieces_sent  # [b'\\xe6\\xac\\xa2\\xe8\\xbf\\x8e\\xe8', b'\\xae\\xbf\\xe9', ...]
+    >>> a, b = socket.socketpair()
+    >>> with AdversarialPeer(a, seed=1, pause=0) as peer, b:
+    ...     peer.sendall("你好".encode())
+    >>> peer.pieces_sent                      # the same bytes, 好 cut in half
+    [b'\\xe4\\xbd\\xa0\\xe5\\xa5', b'\\xbd']
 
     ``pause`` seconds between pieces (with TCP_NODELAY) make them arrive as
     separate segments. Not thread-safe: use one peer from one thread.

@@ -19,6 +19,15 @@ PACKAGES = ("jupyterlab", "ipykernel", "nbval", "matplotlib", "ipywidgets", "psu
 
 @dataclasses.dataclass
 class Check:
+    """One line of the report: what was checked, whether it passed, and the fix if not.
+
+    >>> print(Check("Python", True, "3.11.7"))
+    ✓ Python: 3.11.7
+    >>> print(Check("PHP", False, "not found", essential=False, fix="apt-get install php-cli"))
+    – PHP: not found
+        fix: apt-get install php-cli
+    """
+
     name: str
     ok: bool
     detail: str
@@ -35,6 +44,18 @@ class Check:
 
 @dataclasses.dataclass
 class Report:
+    """Every check, and a verdict: ready when every essential check passed.
+
+    >>> report = Report([Check("Python", True, "3.11.7"),
+    ...                  Check("PHP", False, "not found", essential=False)])
+    >>> report.ok, report["PHP"].ok
+    (True, False)
+    >>> report
+    ✓ Python: 3.11.7
+    – PHP: not found
+    labkit doctor: ready
+    """
+
     checks: list[Check]
 
     @property
@@ -122,7 +143,15 @@ def runtime_check(name: str) -> Check:
 
 
 def doctor() -> Report:
-    """Run every check and return the report (print it, or look at ``.ok``)."""
+    """Run every check and return the report (print it, or look at ``.ok``).
+
+    >>> report = doctor()                     # the first call takes about a second
+    >>> print(report["loopback"])
+    ✓ loopback: bind, listen, connect, send and recv on 127.0.0.1 work
+
+    Printed whole, the report has one line per check (Python, packages, Jupyter kernel,
+    loopback, Java, PHP) and ends ``labkit doctor: ready`` when every essential one passed.
+    """
     return Report([
         _python(), _packages(), _kernel(), _loopback(),
         runtime_check("java"),

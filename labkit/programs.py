@@ -37,7 +37,11 @@ _PROGRAMS = Path(__file__).resolve().parent.parent / "notebooks" / "programs"
 
 
 def program_path(name) -> Path:
-    """Find a program file: as given, then in ``programs/``, then in the course's programs folder."""
+    """Find a program file: as given, then in ``programs/``, then in the course's programs folder.
+
+    >>> program_path("server.php").parent.name
+    'programs'
+    """
     path = Path(name)
     for candidate in (path, Path("programs") / path, _PROGRAMS / path.name):
         if candidate.is_file():
@@ -52,7 +56,14 @@ _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class Output(str):
-    """Text a program printed; shown as is, with control characters escaped (U+0000 as \\x00)."""
+    """Text a program printed; shown as is, with control characters escaped (U+0000 as \\x00).
+
+    >>> Output("你好\\x00\\nbye")
+    你好\\x00
+    bye
+    >>> Output("")
+    (no output)
+    """
 
     def __repr__(self) -> str:
         return _INVISIBLE.sub(lambda m: repr(m.group())[1:-1], str(self)) or "(no output)"
@@ -61,9 +72,13 @@ class Output(str):
 class Program:
     """A running program: its output so far, a readiness wait, and stop().
 
-    >>> with Program(["php", "programs/server.php", "0"], ready="listening") as server:
-    ...     server.port
+    >>> import sys
+    >>> code = "import time; print('listening on port 41873', flush=True); time.sleep(60)"
+    >>> with Program([sys.executable, "-c", code], ready="listening") as server:
+    ...     server.port                   # the last number in its readiness line
     41873
+
+    Programs started with :func:`start_program` are also kept in a registry by name.
 
     Threading contract: two reader threads own the pipes; every method may be
     called from the cell's thread at any time.
@@ -224,7 +239,14 @@ class Program:
 
 @dataclasses.dataclass
 class Finished:
-    """A program that ran to the end: its argv, exit status and output. Shows its output."""
+    """A program that ran to the end: its argv, exit status and output. Shows its output.
+
+    >>> Finished(["client"], 1, Output("hello"), Output("connection refused"))
+    hello
+    [stderr]
+    connection refused
+    [exit status 1]
+    """
 
     argv: list
     returncode: int
@@ -254,7 +276,18 @@ def _forget(program: Program) -> None:
 
 def start_program(argv, *, name: str | None = None, ready=None, timeout: float = 10.0,
                   cwd=None) -> Program:
-    """Start *argv* in the background, replacing a program of the same name; wait for *ready*."""
+    """Start *argv* in the background, replacing a program of the same name; wait for *ready*.
+
+    >>> import sys
+    >>> code = "import time; print('ready', flush=True); time.sleep(60)"
+    >>> server = start_program([sys.executable, "-c", code], name="sleeper", ready="ready")
+    >>> server
+    <Program 'sleeper' running>
+    >>> server.stdout
+    ready
+    >>> stop_programs()
+    1
+    """
     name = name or Path(str(argv[0])).name
     with _registry_lock:
         old = _registry.pop(name, None)
@@ -267,7 +300,12 @@ def start_program(argv, *, name: str | None = None, ready=None, timeout: float =
 
 
 def run_program(argv, *, timeout: float = 10.0, cwd=None) -> Finished:
-    """Run *argv* to the end (killed after *timeout* s: LabTimeoutError) and return its output."""
+    """Run *argv* to the end (killed after *timeout* s: LabTimeoutError) and return its output.
+
+    >>> import sys
+    >>> run_program([sys.executable, "-c", "print('hello')"])
+    hello
+    """
     program = Program(argv, name=Path(str(argv[0])).name, cwd=cwd)
     try:
         code = program.wait(timeout)
@@ -277,13 +315,30 @@ def run_program(argv, *, timeout: float = 10.0, cwd=None) -> Finished:
 
 
 def running_programs() -> list[Program]:
-    """The programs started with start_*() that are still registered."""
+    """The programs started with start_*() that are still registered.
+
+    >>> import sys
+    >>> code = "import time; print('ready', flush=True); time.sleep(60)"
+    >>> server = start_program([sys.executable, "-c", code], name="sleeper", ready="ready")
+    >>> running_programs()
+    [<Program 'sleeper' running>]
+    >>> stop_programs()
+    1
+    >>> running_programs()
+    []
+    """
     with _registry_lock:
         return list(_registry.values())
 
 
 def stop_programs(timeout: float = 2.0) -> int:
     """Stop every program started with start_*(); return how many were stopped.
+
+    >>> import sys
+    >>> code = "import time; print('ready', flush=True); time.sleep(60)"
+    >>> server = start_program([sys.executable, "-c", code], name="sleeper", ready="ready")
+    >>> stop_programs(), server.running
+    (1, False)
 
     (``labkit.stop_all()`` stops the servers; the notebook calls both at its end.)
     """

@@ -8,6 +8,13 @@
 - ``clock``: the seed's ``server.php``: writes ``服务端消息: <date>`` and closes.
 - ``chat``: UTF-8 lines; ``/nick NAME``, ``/quit``; every other line goes to
   everyone else as ``NAME: text`` (``labkit.chat.ChatRoom``).
+
+The protocols' names, and the text each reply starts with:
+
+>>> PROTOCOLS
+('echo', 'greeting', 'clock', 'chat')
+>>> ECHO_PREFIX, GREETING_PREFIX, CLOCK_PREFIX
+('欢迎访问>>>>', '谢谢连接我:', '服务端消息: ')
 """
 
 from __future__ import annotations
@@ -25,7 +32,13 @@ CLOCK_PREFIX = "服务端消息: "
 
 
 def echo(conn) -> None:
-    """Reply ``欢迎访问>>>>`` + text + ``\\r\\n`` to every piece of text, until EOF."""
+    """Reply ``欢迎访问>>>>`` + text + ``\\r\\n`` to every piece of text, until EOF.
+
+    >>> from labkit import serve, echo_client
+    >>> with serve(echo) as server:
+    ...     echo_client(server, "你好")
+    '欢迎访问>>>>你好\\r\\n'
+    """
     decoder = TextDecoder()
     while True:
         data = conn.recv(1024)  # the seed's buffer size: a character can straddle two reads
@@ -40,12 +53,22 @@ def echo(conn) -> None:
 
 
 def java_address(address) -> str:
-    """How Java prints a socket address: ``/127.0.0.1:6666``."""
+    """How Java prints a socket address.
+
+    >>> java_address(("127.0.0.1", 6666))
+    '/127.0.0.1:6666'
+    """
     return f"/{address[0]}:{address[1]}"
 
 
 def greeting(conn) -> None:
-    """Read one Java ``writeUTF`` string and answer as the seed's GreetingServer does."""
+    """Read one Java ``writeUTF`` string and answer as the seed's GreetingServer does.
+
+    >>> from labkit import serve, greeting_client
+    >>> with serve(greeting) as server:
+    ...     greeting_client(server, "你好")            # doctest: +ELLIPSIS
+    '谢谢连接我:/127.0.0.1:...\\nGoodbye!'
+    """
     text = read_utf(conn, timeout=conn.server.timeout)
     conn.log("read", f"readUTF() -> {text!r}")
     reply = f"{GREETING_PREFIX}{java_address(conn.local)}\nGoodbye!"
@@ -53,13 +76,26 @@ def greeting(conn) -> None:
 
 
 def clock(conn, *, now=datetime.datetime.now) -> None:
-    """Push ``服务端消息: YYYY-MM-DD HH:MM:SS`` and close, as the seed's server.php does."""
+    """Push ``服务端消息: YYYY-MM-DD HH:MM:SS`` and close, as the seed's server.php does.
+
+    >>> from labkit import serve, clock_client
+    >>> with serve(clock) as server:
+    ...     clock_client(server)                       # doctest: +ELLIPSIS
+    '服务端消息: ...'
+    """
     stamp = now().strftime("%Y-%m-%d %H:%M:%S")
     conn.sendall(f"{CLOCK_PREFIX}{stamp}".encode("utf-8"))
 
 
 def handler_for(name: str):
-    """A fresh handler for the protocol called *name* (each chat server gets its own room)."""
+    """A fresh handler for the protocol called *name* (each chat server gets its own room).
+
+    >>> handler_for("echo") is echo
+    True
+    >>> handler_for("telnet")
+    Traceback (most recent call last):
+    ValueError: unknown protocol 'telnet'; expected one of echo, greeting, clock, chat
+    """
     if name == "chat":
         from .chat import ChatRoom  # lesson 10's module; imported late (it imports us)
 

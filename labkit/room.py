@@ -33,7 +33,12 @@ ROOM_STOP = "press stop (or run room.stop()) when the demo is over"
 
 @dataclasses.dataclass(frozen=True)
 class RosterEntry:
-    """One connected learner: a name (a chat nick, or ``conn N``), an address, since when."""
+    """One connected learner: a name (a chat nick, or ``conn N``), an address, since when.
+
+    >>> since = datetime.datetime(2026, 3, 2, 10, 15, 4)
+    >>> RosterEntry("alice", "127.0.0.1", 45678, since, conn=1).line()
+    'alice  127.0.0.1:45678  since 2026-03-02 10:15:04'
+    """
 
     name: str
     host: str
@@ -50,7 +55,9 @@ class RosterEntry:
 class Roster(list):
     """A list of :class:`RosterEntry`, in the order they joined; its repr is one line each.
 
-    >>> room.roster()
+    >>> since = datetime.datetime(2026, 3, 2, 10, 15, 4)
+    >>> Roster([RosterEntry("alice", "127.0.0.1", 45678, since, 1),
+    ...         RosterEntry("bob", "127.0.0.1", 45680, since, 2)])
     2 connected
     alice  127.0.0.1:45678  since 2026-03-02 10:15:04
     bob    127.0.0.1:45680  since 2026-03-02 10:15:04
@@ -75,6 +82,13 @@ def _wall_clock(monotonic: float) -> datetime.datetime:
 class Room:
     """A lesson protocol served to the class, with join addresses, a live roster and a stop
     button. Made by :func:`serve_room`; see there.
+
+    >>> from labkit import connect
+    >>> room = serve_room("echo")
+    >>> with connect(room):                   # a learner joins
+    ...     room.roster().names()
+    ['conn 1']
+    >>> room.stop()
 
     It stands for its server (``room.address``, ``room.handler``, ``room.wait_quiet()``),
     so ``labkit.connect(room)``, ``labkit.Console(room)`` and ``labkit.chat_panel(room,
@@ -259,10 +273,15 @@ def serve_room(protocol: str = "chat", *, host: str = LOOPBACK, port: int = 0,
                timeout: float = 300.0) -> Room:
     """Serve a lesson protocol (``chat``, ``echo``, ``greeting``, ``clock``) from a notebook.
 
-    >>> room = serve_room("chat")                    # this machine only: a rehearsal
-    >>> room = serve_room("chat", host="0.0.0.0")    # the class joins at room.join
-    >>> room.roster()                                # name, address, since when
+    >>> from labkit import connect
+    >>> room = serve_room("chat")              # 127.0.0.1: this machine only, a rehearsal
+    >>> with connect(room) as sock:
+    ...     sock.sendall(b"/nick alice\\n")
+    ...     room.roster().names()              # room.roster() shows address and since when
+    ['alice']
+    >>> room.stop()
 
+    For the class, ``serve_room("chat", host="0.0.0.0")``: learners join at ``room.join``.
     Shown in a cell, it lists the join addresses, a live roster and a stop button.
     Re-running the cell replaces the room of the same protocol; ``labkit.stop_all()``
     stops it too. *timeout*: how long a silent client may stay (chat members may listen

@@ -65,8 +65,9 @@ class _Client:
 class SelectServer(_Base):
     """An echo server on one thread: a ``selectors`` loop over non-blocking sockets.
 
+    >>> from labkit import echo_client
     >>> with SelectServer() as server:
-    ...     labkit.echo_client(server, "你好")
+    ...     echo_client(server, "你好")
     '欢迎访问>>>>你好\\r\\n'
 
     Binds in the caller's thread (127.0.0.1, port 0 by default); ``stop()`` is
@@ -244,9 +245,11 @@ def serve_select(*, name: str = "select-echo", host: str = LOOPBACK, port: int =
                  timeout: float = 60.0, log: str = "all") -> SelectServer:
     """Start a :class:`SelectServer`, replacing any running server of the same name.
 
+    >>> from labkit import echo_client
     >>> server = serve_select()       # re-running this cell is safe
-    >>> labkit.echo_client(server, "你好")
+    >>> echo_client(server, "你好")
     '欢迎访问>>>>你好\\r\\n'
+    >>> server.stop()
     """
     return _replace(name, lambda: SelectServer(host=host, port=port, timeout=timeout,
                                                name=name, log=log))

@@ -278,6 +278,19 @@ class _Base:
 class Connection:
     """The server's end of one accepted connection, as a handler sees it.
 
+    >>> def shout(conn):                      # a handler gets a Connection
+    ...     conn.sendall(conn.recv(1024).upper())
+    >>> with TCPServer(shout) as server, socket.create_connection(server.address) as s:
+    ...     s.sendall(b"hi")
+    ...     s.recv(1024)
+    b'HI'
+    >>> server.log()
+    [conn 1] connected from 127.0.0.1
+    [conn 1] received 2 bytes: 'hi'
+    [conn 1] sent 2 bytes: 'HI'
+    [conn 1] closed
+    [server] stopped
+
     It behaves like a socket (``recv``, ``sendall``, ``send``, ``shutdown``,
     ``settimeout``) and records each call in the server's event log.
     ``conn.number`` counts connections from 1 in the order they were accepted.
@@ -510,9 +523,16 @@ def serve(handler, *, name: str | None = None, host: str = LOOPBACK, port: int =
           timeout: float = 60.0) -> TCPServer:
     """Start a TCP server for *handler* in the background, replacing any of the same name.
 
+    >>> from labkit import echo, echo_client
     >>> server = serve(echo)          # re-running this cell is safe
-    >>> server.address
-    ('127.0.0.1', 45873)
+    >>> server.address                # doctest: +ELLIPSIS
+    ('127.0.0.1', ...)
+    >>> echo_client(server, "你好")
+    '欢迎访问>>>>你好\\r\\n'
+    >>> server.stop()
+
+    The server is a context manager too: ``with serve(echo) as server:`` stops it
+    at the end of the block.
     """
     name = name or _name_of(handler)
     return _replace(name, lambda: TCPServer(handler, host=host, port=port,
@@ -520,13 +540,29 @@ def serve(handler, *, name: str | None = None, host: str = LOOPBACK, port: int =
 
 
 def running() -> list[_Base]:
-    """The servers started with serve() or serve_udp() that are still running."""
+    """The servers started with serve() or serve_udp() that are still running.
+
+    >>> from labkit import echo
+    >>> with serve(echo):
+    ...     running()                             # doctest: +ELLIPSIS
+    [<TCPServer 'echo' listening on 127.0.0.1:..., 0 open connection(s)>]
+    >>> running()
+    []
+    """
     with _registry_lock:
         return list(_registry.values())
 
 
 def stop_all(timeout: float = 1.0) -> int:
-    """Stop every server in the registry; return how many were stopped."""
+    """Stop every server in the registry; return how many were stopped.
+
+    >>> from labkit import echo, clock
+    >>> first, second = serve(echo), serve(clock)
+    >>> stop_all()
+    2
+    >>> first.running, second.running
+    (False, False)
+    """
     servers = running()
     for server in servers:
         server.stop(timeout)

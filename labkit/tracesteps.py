@@ -33,7 +33,14 @@ def _preview(data: bytes, limit: int) -> str:
 
 @dataclasses.dataclass(eq=False)
 class Lifeline:
-    """One socket seen by a trace. ``role`` is listener, client, conn or socket."""
+    """One socket seen by a trace. ``role`` is listener, client, conn or socket.
+
+    >>> line = Lifeline(sock=None, role="listener", name="echo listener")
+    >>> line.kind, line.steps
+    ('listening socket', [])
+
+    A trace makes one per socket (``t.lifelines``); its steps are the calls on it.
+    """
 
     sock: object = dataclasses.field(repr=False)
     role: str = "socket"
@@ -55,7 +62,15 @@ class Lifeline:
 
 @dataclasses.dataclass(eq=False)
 class Step:
-    """One recorded call: ``call`` on ``line`` (its lifeline), in thread ``thread``."""
+    """One recorded call: ``call`` on ``line`` (its lifeline), in thread ``thread``.
+
+    >>> conn = Lifeline(sock=None, role="conn", name="echo conn 1")
+    >>> step = Step(5, 0, conn, "recv", arg=1024, data="你好".encode(), nbytes=6)
+    >>> step.describe()
+    "recv(1024) → 6 bytes '你好'"
+    >>> step.is_recv, step.is_eof
+    (True, False)
+    """
 
     seq: int
     thread: int

@@ -34,6 +34,17 @@ __all__ = ["trace", "Tracer"]
 class Tracer:
     """The record of one ``with labkit.trace()`` block; its repr is the text rendering.
 
+    >>> from labkit import serve, echo, echo_client
+    >>> with serve(echo) as server, trace() as t:
+    ...     reply = echo_client(server, "你好")
+    >>> t                                     # doctest: +ELLIPSIS
+     1  client         socket()  TCP
+     2  client         connect(127.0.0.1:...)   SYN → echo listener
+     3  echo listener  accept() → new socket echo conn 1
+     4  client         sendall 6 bytes '你好'   → echo conn 1
+    ...
+    12  client         close()
+
     Thread-safe while recording. After the block: ``t.steps`` (in the shown order),
     ``t.lifelines`` (in column order), ``t.text()``, ``t.diagram()``, ``t.calls(name)``.
     """
@@ -300,8 +311,10 @@ def _listening_ports() -> set[int]:
 def trace(*, settle: float = 2.0, **names) -> Tracer:
     """Record every socket call made inside the ``with`` block, by any thread.
 
-    >>> with trace() as t:
-    ...     echo_client(server, "你好")
+    >>> from labkit import serve, echo, echo_client
+    >>> with serve(echo) as server:
+    ...     with trace() as t:
+    ...         reply = echo_client(server, "你好")
     >>> t.calls("client")
     ['socket', 'connect', 'sendall', 'shutdown', 'recv', 'recv', 'close']
 

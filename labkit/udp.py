@@ -89,7 +89,21 @@ class UDPServer(_Base):
 
 def serve_udp(handler, *, name: str | None = None, host: str = LOOPBACK, port: int = 0,
               timeout: float = 60.0) -> UDPServer:
-    """Start a UDP server for *handler(data, peer)*, replacing any of the same name."""
+    """Start a UDP server for *handler(data, peer)*, replacing any of the same name.
+
+    >>> def upper(data, peer):
+    ...     return data.upper()
+    >>> with serve_udp(upper) as server, socket.socket(type=socket.SOCK_DGRAM) as s:
+    ...     s.settimeout(2)
+    ...     s.sendto(b"hi", server.address)         # 2 bytes sent
+    ...     s.recv(100)
+    2
+    b'HI'
+    >>> server.log()
+    [peer 1] received 2 bytes: 'hi'
+    [peer 1] sent 2 bytes: 'HI'
+    [server] stopped
+    """
     name = name or _name_of(handler)
     return _replace(name, lambda: UDPServer(handler, host=host, port=port,
                                             timeout=timeout, name=name))

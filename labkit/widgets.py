@@ -63,7 +63,14 @@ def _drop(panel) -> None:
 
 
 def close_widgets() -> int:
-    """Close every console and socket table still open; return how many were."""
+    """Close every console and socket table still open; return how many were.
+
+    >>> table = SocketTable(every=1.0)        # refreshes itself: open until closed
+    >>> close_widgets()
+    1
+    >>> close_widgets()                       # nothing left open
+    0
+    """
     with _open_lock:
         panels = list(_open)
     for panel in panels:
@@ -75,8 +82,12 @@ class SocketTable:
     """The kernel's table of this notebook's sockets (see kernelview), with a refresh
     button; ``every=1.0`` refreshes it by itself for *duration* seconds.
 
-    >>> table = SocketTable(client=sock)      # names as for Timeline
-    >>> table.refresh()                        # returns the Snapshot shown
+    >>> from labkit import serve, echo
+    >>> with serve(echo) as server:
+    ...     table = SocketTable()                 # SocketTable(me=sock) names a socket
+    ...     table.refresh().states()              # read it again; returns the Snapshot shown
+    {'echo (listening)': 'LISTEN'}
+    >>> table.close()
     """
 
     def __init__(self, *, every: float | None = None, duration: float = 60.0, **names):
@@ -135,7 +146,11 @@ class SocketTable:
 def recv_pieces(data: bytes, size: int, *, timeout: float = 2.0) -> list[bytes]:
     """Send *data* over a real loopback connection, then read it with ``recv(size)``
     until EOF; return the pieces. All the bytes are waiting before the first recv,
-    so each piece is ``min(size, what is left)``, on every run."""
+    so each piece is ``min(size, what is left)``, on every run.
+
+    >>> recv_pieces("你好".encode(), 4)         # 好 is cut in half
+    [b'\\xe4\\xbd\\xa0\\xe5', b'\\xa5\\xbd']
+    """
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -187,7 +202,7 @@ class RecvSizeExplorer:
 
     >>> explorer = RecvSizeExplorer("欢迎访问>>>>你好")
     >>> explorer.pieces(4)[:2]
-    [b'\\xe6\\xac\\xa2\\xe6', b'\\xac\\xa2\\xe8\\xbf']
+    [b'\\xe6\\xac\\xa2\\xe8', b'\\xbf\\x8e\\xe8\\xae']
 
     One column per piece: its number, its bytes as they would decode on their own
     (``\\xe6`` marks a byte of a character cut in half), its length in bytes, and
