@@ -40,7 +40,7 @@ import threading
 import time
 
 __all__ = ["Verdict", "Exercise", "NotYet", "register", "exercise", "call", "is_stub",
-           "left_open", "learner_sockets", "describe_socket"]
+           "left_open", "learner_sockets", "learner_binds", "describe_socket"]
 
 CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "not yet", "not attempted"
 CRASHED = "check crashed"
@@ -164,6 +164,7 @@ class _Watch:
 
     def __init__(self):
         self.sockets: list[socket.socket] = []  # strong references: nothing is collected
+        self.binds: list[tuple] = []  # the address of every bind() the learner's code made
         self.threads: set[threading.Thread] = set()
         self.lock = threading.Lock()
 
@@ -174,7 +175,24 @@ class _Watch:
         with self.lock:
             return [s for s in self.sockets if s.fileno() != -1]
 
+    def servers(self) -> dict:
+        """The labkit servers the learner's code started that still run: {server: its
+        sockets among the learner's}. They are stopped, not have their sockets pulled."""
+        from .servers import running  # exercises use the servers, never the other way
+
+        mine = {id(s) for s in self.open()}
+        found = {}
+        for server in running():
+            owned = [s for s in (getattr(server, "sock", None), server._wake_r, server._wake_w)
+                     if s is not None and id(s) in mine]
+            if owned:
+                found[server] = owned
+        return found
+
     def close_all(self) -> None:
+        for server in self.servers():
+            with contextlib.suppress(Exception):
+                server.stop()
         for sock in self.open():
             with contextlib.suppress(OSError):
                 sock.close()
@@ -190,12 +208,20 @@ def _watching_sockets():
     with _watch_lock:
         watch = _Watch()
         socket_init, thread_start = socket.socket.__init__, threading.Thread.start
+        own_bind = socket.socket.__dict__.get("bind")  # None: inherited from _socket
+        real_bind = socket.socket.bind
 
         def init(self, *args, **kwargs):
             socket_init(self, *args, **kwargs)
             if watch.is_learners(threading.current_thread()):
                 with watch.lock:
                     watch.sockets.append(self)
+
+        def bind(self, address):
+            if watch.is_learners(threading.current_thread()):
+                with watch.lock:
+                    watch.binds.append(address)
+            return real_bind(self, address)
 
         def start(self, *args, **kwargs):
             if watch.is_learners(threading.current_thread()):
@@ -204,11 +230,16 @@ def _watching_sockets():
             return thread_start(self, *args, **kwargs)
 
         socket.socket.__init__, threading.Thread.start = init, start
+        socket.socket.bind = bind
         _watch = watch
         try:
             yield watch
         finally:
             socket.socket.__init__, threading.Thread.start = socket_init, thread_start
+            if own_bind is None:
+                del socket.socket.bind
+            else:
+                socket.socket.bind = own_bind
             _watch = None
             watch.close_all()
 
@@ -256,6 +287,18 @@ def learner_sockets() -> list[socket.socket]:
         return list(watch.sockets)
 
 
+def learner_binds() -> list:
+    """The address given to every ``bind()`` the learner's code has made in this check,
+    in order (``create_server`` binds too). ``[]`` outside a check.
+
+    A check can tell a port the system chose (``0``) from one the learner chose."""
+    watch = _watch
+    if watch is None:
+        return []
+    with watch.lock:
+        return list(watch.binds)
+
+
 def left_open(wait: float = 1.0) -> list[str]:
     """The learner's sockets still open now, described (see :func:`describe_socket`).
 
@@ -268,14 +311,27 @@ def left_open(wait: float = 1.0) -> list[str]:
     deadline = time.monotonic() + wait
     while watch.open() and time.monotonic() < deadline:
         time.sleep(0.01)
-    return [describe_socket(s) for s in watch.open()]
+    servers = watch.servers()
+    theirs = {id(s) for owned in servers.values() for s in owned}
+    return ([f"a labkit server ({type(server).__name__} {server.name!r})" for server in servers]
+            + [describe_socket(s) for s in watch.open() if id(s) not in theirs])
 
 
 def _open_message(still: list[str]) -> str:
     what = still[0] if len(still) == 1 else f"{len(still)} sockets ({', '.join(still)})"
-    return (f"When the check ended, your code still had {what} open. Close every socket "
+    text = (f"When the check ended, your code still had {what} open. Close every socket "
             "you open: use `with`, or call close() in a `finally:` block; a socket kept in "
             "a list or a variable stays open until you close it.")
+    if any(item.startswith("a labkit server") for item in still):
+        text += " A labkit server you start ends with its stop(), or at the end of a `with` block."
+    return text
+
+
+def _kind_of(value) -> str:
+    if isinstance(value, socket.socket):
+        return "a socket"
+    name = type(value).__name__
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
 
 
 def _in_thread(fn, *args) -> tuple[threading.Thread, dict]:
@@ -329,6 +385,12 @@ class Exercise:
             return Verdict(self.name, NOT_ATTEMPTED,
                            "Write your answer in the cell above, run it, then run this check "
                            "again. ex.hint() gives a hint.")
+        if not callable(answer):
+            return Verdict(self.name, INCORRECT,
+                           f"The check was given {_kind_of(answer)}, not a function: pass "
+                           "the function itself, by its name and without the brackets that "
+                           "call it, e.g. ex.check(my_function), not ex.check(my_function()). "
+                           "ex.hint() gives a hint.")
         try:
             with _watching_sockets():
                 message = self._checker(answer)

@@ -149,3 +149,53 @@ def test_an_exception_without_a_message_reads_cleanly():
     with pytest.raises(NotYet) as caught:
         call(answer, what="answer()")
     assert str(caught.value) == "answer() raised NotImplementedError"
+
+
+@pytest.mark.parametrize("value, kind", [((1, 2), "a tuple"), (42, "an int"), ("f", "a str")])
+def test_passing_a_result_instead_of_the_function_says_so(value, kind):
+    verdict = labkit.exercise("02-free-port").check(value)
+    assert verdict.status == "not yet"
+    assert verdict.message.startswith(f"The check was given {kind}, not a function: pass the "
+                                      "function itself")
+
+
+def test_the_ports_the_learner_bound_are_recorded():
+    import socket
+    from labkit.exercises import call, learner_binds
+
+    seen = []
+
+    def answer():
+        with socket.create_server(("127.0.0.1", 0)):
+            pass
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+
+    def checker(fn):
+        call(fn)
+        seen.extend(learner_binds())
+        return "fine"
+
+    assert Exercise("x", "t", checker, [], "").check(answer)
+    assert seen == [("127.0.0.1", 0), ("127.0.0.1", 0)]
+    assert "bind" not in socket.socket.__dict__  # put back as it was
+
+
+def test_a_labkit_server_the_learner_leaves_running_is_stopped_and_named():
+    from labkit.exercises import call
+
+    def answer():
+        return labkit.serve(labkit.echo, name="left-behind")
+
+    box = []
+
+    def checker(fn):
+        box.append(call(fn))
+        return "fine"
+
+    verdict = Exercise("x", "t", checker, [], "").check(answer)
+    assert verdict.status == "not yet"
+    assert verdict.message.startswith("When the check ended, your code still had a labkit "
+                                      "server (TCPServer 'left-behind') open.")
+    assert "A labkit server you start ends with its stop()" in verdict.message
+    assert not box[0].running and labkit.running() == []
