@@ -40,8 +40,8 @@ jupyterlab-rise extension, reads each cell's `metadata.slideshow.slide_type`):
 - the first cell after the navigation cell is the H1 title, and it is a `slide`;
 - every markdown cell with a `## ` heading (outside code fences) starts a `slide`, wherever
   in the cell the heading stands; `## Questions`, `## Things to try` and `## Sidebar: …`
-  may start a `subslide` instead, and a cell whose only heading is `## End sidebar` must
-  start neither (it closes the sidebar's slide, or is skipped);
+  may start a `subslide` instead; a sidebar ends with the line `*End of sidebar.*`, never
+  with a `## End sidebar` heading (it would show in the table of contents as a section);
 - each exercise starts a slide or subslide of its own: the markdown cell just before the
   code cell that calls `labkit.exercise(` (speaker notes passed over; that code cell
   itself if the cell before is code);
@@ -395,11 +395,10 @@ def heading_problems(index, cell, kind):
     if not headings:
         return []
     where_ = f"{where(index, cell)} has the heading '## {headings[0]}'"
-    if all(h == END_SIDEBAR for h in headings):
-        if kind in STARTS:
-            return [f"{where_}, which closes a sidebar: it must not start a slide "
-                    f"(slide_type '-' or skip, not {kind!r})"]
-        return []
+    if END_SIDEBAR in headings:
+        return [f"{where(index, cell)} ends a sidebar with the heading '## {END_SIDEBAR}', "
+                f"which shows in the table of contents as a section: end it with the line "
+                f"'*End of sidebar.*' instead"]
     optional = headings[0] in OPTIONAL_SUBSLIDES or headings[0].startswith(SIDEBAR)
     allowed = STARTS if optional else ("slide",)
     if kind not in allowed:
