@@ -189,11 +189,20 @@ class _Watch:
                 found[server] = owned
         return found
 
-    def close_all(self) -> None:
+    def close_all(self, grace: float = 0.5) -> None:
+        """Stop what the learner's code left running: first give its threads *grace*
+        seconds to close their own sockets (closing under them makes them print errors),
+        then stop its labkit servers, shut down and close the rest (shutdown wakes a
+        thread blocked in recv() on it; close alone does not, on Linux)."""
+        deadline = time.monotonic() + grace
+        while self.open() and time.monotonic() < deadline:
+            time.sleep(0.01)
         for server in self.servers():
             with contextlib.suppress(Exception):
                 server.stop()
         for sock in self.open():
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
 
