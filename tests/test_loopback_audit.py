@@ -24,7 +24,7 @@ import pytest
 
 from test_run_twice import BINDS_NETWORK, run_twice
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.no_leak_check(reason="jupyter_client keeps its event-loop runner threads")]
 
 
 def is_loopback(family: int, address: str) -> bool:

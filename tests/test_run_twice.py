@@ -44,7 +44,7 @@ CELL_TIMEOUT = 60
 RAISES, BINDS_NETWORK = "raises-exception", "binds-network"
 LEARNERS = 2  # kernels running each lesson at the same moment, each in its own copy
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.no_leak_check(reason="jupyter_client keeps its event-loop runner threads")]
 
 # Runs once in the kernel, before the first pass: record every bind with the cell running.
 # Cells are counted as they start (pre_run_cell, cells run with history only): IPython's

@@ -21,6 +21,8 @@ from nbval.plugin import get_sanitize_patterns
 import nbtool
 
 pytestmark = pytest.mark.timeout(10)
+KERNEL_THREADS = pytest.mark.no_leak_check(
+    reason="jupyter_client keeps its event-loop runner threads for the rest of the process")
 
 CFG = Path(__file__).with_name("nbval-sanitize.cfg")
 TEXT = CFG.read_text(encoding="utf-8")
@@ -311,10 +313,12 @@ def test_sanitizing_twice_changes_nothing_more():
 # Inside nbval: the project's pytest configuration on a small project
 
 
+@KERNEL_THREADS
 @pytest.mark.timeout(120)
 def test_nbval_passes_a_rerun_with_a_new_port_and_fails_a_changed_output(tmp_path):
     root = Path(__file__).resolve().parent.parent
-    for name in ("pyproject.toml", "conftest.py", "tests/nbval-sanitize.cfg", "tools/nbtool.py"):
+    for name in ("pyproject.toml", "conftest.py", "tests/nbval-sanitize.cfg", "tools/nbtool.py",
+                 "tools/testpolicy.py"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text((root / name).read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "notebooks").mkdir()

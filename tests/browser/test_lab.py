@@ -39,7 +39,8 @@ import pytest
 
 from testpolicy import skip_or_fail
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150),
+              pytest.mark.no_leak_check(reason="a JupyterLab server and Chromium are shared by the module's tests")]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"

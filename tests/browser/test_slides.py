@@ -38,7 +38,8 @@ from testpolicy import skip_or_fail
 from test_lab import (CHROMIUM, CHROMIUM_ARGS, IMAGE, NOTEBOOKS, RESULTS, WIDGET, Lab, _cells,
                       _shows, browser_ready)  # noqa: F401  (browser_ready: a fixture)
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180),
+              pytest.mark.no_leak_check(reason="a JupyterLab server and Chromium are shared by the module's tests")]
 
 LESSON = "05-send-recv.ipynb"  # a diagram (t.diagram()) and a widget (RecvSizeExplorer)
 VIEWPORT = {"width": 1280, "height": 720}  # a projector
