@@ -23,6 +23,22 @@ def _free_port() -> int:
 
 FIXED = _free_port()
 
+_CHOSE = ("bound a port your code chose: bind() was given a port number other than 0. A "
+          "port you choose may be taken already, by another program or by your own first "
+          "listener, and then bind() fails. Bind port 0, ")
+_REUSEPORT = ("bound a port your code chose, with SO_REUSEPORT on. That option lets several "
+              "sockets bind one port, so every call would get the same port, and the system "
+              "would share the connections out between the listeners: a client of one may be "
+              "accepted by another. Drop SO_REUSEPORT and bind port 0, ")
+_SERVE = ("returned a labkit server (what labkit.serve() gives), not a socket. This exercise "
+          "is about the socket itself: make it with socket.socket(socket.AF_INET, "
+          "socket.SOCK_STREAM), then bind() and listen(), and end with return ")
+_SERVE_SOCK = ("returned the socket of a labkit server (labkit.serve(...).sock). That server's "
+               "own thread accepts every connection on it, so it is not yours to return. This "
+               "exercise is about the socket itself: make it with socket.socket(socket.AF_INET, "
+               "socket.SOCK_STREAM), then bind() and listen(), and end with return ")
+_STOPPED = " The check stopped that server."
+
 _WITH_CLOSE = ("Create the socket with `with socket.socket(...) as s:` and do everything "
                "inside the block: it closes the socket however the block is left.")
 
@@ -366,9 +382,56 @@ def open_listener():
     s.bind(("127.0.0.1", {FIXED}))
     s.listen()
     return s, {FIXED}
-''', "The second call of open_listener() raised OSError: [Errno 98] Address already in use. "
-         "The first listener still holds that port: a fixed port works once. Bind port 0 and "
-         "let the system choose." + HINT),
+''', "The first call of open_listener() " + _CHOSE + "s.bind(('127.0.0.1', 0)), so that "
+         "the system chooses a free port, and read it back with s.getsockname()[1]." + HINT),
+    Wrong("02-free-port", "a random port", '''
+import random
+
+def open_listener():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    port = random.randint(20000, 30000)    # unlikely to be taken
+    s.bind(("127.0.0.1", port))
+    s.listen()
+    return s, port
+''', "The first call of open_listener() " + _CHOSE + "s.bind(('127.0.0.1', 0)), so that "
+         "the system chooses a free port, and read it back with s.getsockname()[1]." + HINT),
+    Wrong("02-free-port", "counts up from 9998", '''
+def open_listener():
+    port = 9998
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:          # taken: try the next one
+            s.close()
+            port += 1
+            continue
+        s.listen()
+        return s, port
+''', "The first call of open_listener() " + _CHOSE + "s.bind(('127.0.0.1', 0)), so that "
+         "the system chooses a free port, and read it back with s.getsockname()[1]." + HINT),
+    Wrong("02-free-port", "SO_REUSEPORT on a fixed port", f'''
+def open_listener():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)   # so that the port is never "in use"
+    s.bind(("127.0.0.1", {FIXED}))
+    s.listen()
+    return s, {FIXED}
+''', "The first call of open_listener() " + _REUSEPORT + "s.bind(('127.0.0.1', 0)), so that "
+         "the system chooses a free port for each listener, and read it back with "
+         "s.getsockname()[1]." + HINT),
+    Wrong("02-free-port", "returns a labkit server", '''
+def open_listener():
+    server = labkit.serve(labkit.echo)
+    return server, server.address[1]
+''', "The first call of open_listener() " + _SERVE + "s, s.getsockname()[1]." + _STOPPED
+         + HINT),
+    Wrong("02-free-port", "returns a labkit server's socket", '''
+def open_listener():
+    server = labkit.serve(labkit.echo)
+    return server.sock, server.address[1]
+''', "The first call of open_listener() " + _SERVE_SOCK + "s, s.getsockname()[1]." + _STOPPED
+         + HINT),
     Wrong("02-free-port", "returns port 0", '''
 def open_listener():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -535,9 +598,23 @@ def listener_for(audience):
     s.bind((host, {FIXED}))
     s.listen()
     return s
-''', "The second call of listener_for('this machine') raised OSError: [Errno 98] Address "
-         "already in use, while the listener from the first call was still open: a fixed port "
-         "works once. Bind port 0, and the system picks a free port every time." + HINT),
+''', "listener_for('this machine') " + _CHOSE + "s.bind((host, 0)), so that the system "
+         "chooses a free port." + HINT),
+    Wrong("02-which-address", "SO_REUSEPORT on a fixed port", f'''
+def listener_for(audience):
+    host = "127.0.0.1" if audience == "this machine" else "0.0.0.0"
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind((host, {FIXED}))
+    s.listen()
+    return s
+''', "listener_for('this machine') " + _REUSEPORT + "s.bind((host, 0)), so that the system "
+         "chooses a free port for each listener." + HINT),
+    Wrong("02-which-address", "returns a labkit server's socket", '''
+def listener_for(audience):
+    host = "127.0.0.1" if audience == "this machine" else "0.0.0.0"
+    return labkit.serve(labkit.echo, host=host).sock
+''', "listener_for('this machine') " + _SERVE_SOCK + "s." + _STOPPED + HINT),
     Wrong("02-which-address", "not listening", '''
 def listener_for(audience):
     host = "127.0.0.1" if audience == "this machine" else "0.0.0.0"
@@ -656,6 +733,40 @@ def listen_again(port):
         return s
 ''', "listen_again(port) returned a closed socket: return it open (no `with` inside the "
          "function); the caller closes it." + HINT),
+    Wrong("02-reuse", "waits and tries again", '''
+def listen_again(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    for attempt in range(5):       # the port is busy: wait until it is free
+        try:
+            s.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            time.sleep(1)
+    s.listen()
+    return s
+''', "listen_again(port) did not return within 3 s: its bind() on the port failed, and it "
+         "was still waiting or trying again. Waiting does not help: a connection stays in "
+         "TIME_WAIT for about 60 s on Linux. With SO_REUSEADDR set before bind(), the first "
+         "bind() succeeds: s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)." + HINT),
+    Wrong("02-reuse", "accepts a client first", '''
+def listen_again(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen()
+    conn, address = s.accept()
+    return s
+''', "listen_again(port) made its listener, but did not return it within 3 s: is it waiting "
+         "in accept() for a client? Return the socket right after listen(); whoever calls "
+         "listen_again() accepts the connections." + HINT),
+    Wrong("02-reuse", "returns a labkit server", '''
+def listen_again(port):
+    return labkit.serve(labkit.echo, port=port)
+''', "listen_again(port) " + _SERVE + "s." + _STOPPED + HINT),
+    Wrong("02-reuse", "returns a labkit server's socket", '''
+def listen_again(port):
+    return labkit.serve(labkit.echo, port=port).sock
+''', "listen_again(port) " + _SERVE_SOCK + "s." + _STOPPED + HINT),
 ]
 
 
@@ -663,6 +774,8 @@ def listen_again(port):
 def test_a_wrong_answer_is_not_yet_with_its_message(wrong, baseline):
     if "[Errno" in wrong.message and not sys.platform.startswith("linux"):
         pytest.skip("error numbers and texts are Linux's")
+    if "SO_REUSEPORT" in wrong.source and not hasattr(socket, "SO_REUSEPORT"):
+        pytest.skip("this system has no SO_REUSEPORT")
     assert_not_yet(wrong)
 
 

@@ -1,21 +1,28 @@
-"""Exercises of lesson 02-bind, and two small facts the lesson shows.
+"""Exercises of lesson 02-bind, and the small helpers the lesson uses.
 
 The checks bind and connect for real: a listener must accept a connection on
-the port it claims; a fixed port is caught by asking again while the first
-listener is still open; the TIME_WAIT exercise leaves a real connection in
-TIME_WAIT on the port first. When that bind fails, a second call on port 0
-(where nothing is in the way) shows whether the answer sets SO_REUSEADDR at
-all, or only after bind(). Messages name no port number: ports change every run.
+the port it claims. Every address the learner's code gives to bind() is seen
+(learner_binds), so a port the code chose itself (a number, a random one, one
+counted upwards, one shared with SO_REUSEPORT) is refused even when it happens to
+be free; the check also asks again while the first listener is still open. The
+TIME_WAIT exercise leaves a real connection in TIME_WAIT on the port first. When
+that bind fails, a second call on port 0 (where nothing is in the way) shows
+whether the answer sets SO_REUSEADDR at all, or only after bind(); an answer
+that waits for the port instead is told that TIME_WAIT lasts about a minute. A
+labkit server returned in place of a socket is named as one. Messages name no
+port number: ports change every run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
 import sys
 
-from ..exercises import NotYet, call, learner_sockets, register
+from ..exercises import NotYet, _is_listening, call, learner_binds, learner_sockets, register
+from ..servers import _Base, running
 from .create import _described, _mentions, _name, _value
 
 __all__ = ["may_bind_low_ports", "leave_time_wait", "try_connect"]
@@ -44,16 +51,18 @@ def try_connect(host: str, port: int, timeout: float = 1.0) -> str:
         return type(exc).__name__
 
 
-def leave_time_wait(host: str = "127.0.0.1") -> int:
+def leave_time_wait(host: str = "127.0.0.1", port: int = 0) -> int:
     """Make a connection whose server side ends in TIME_WAIT; return the server's port.
 
     The listener sets SO_REUSEADDR (as every server should), the server closes
     first, the client closes second: the server's end of the connection then
     waits in TIME_WAIT (60 s on Linux) on that port, although nothing listens.
+    Port 0 lets the system choose; given a port again, it makes a fresh TIME_WAIT
+    there (SO_REUSEADDR lets the listener bind over an old one).
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, 0))
+        listener.bind((host, port))
         listener.listen(1)
         listener.settimeout(3)
         port = listener.getsockname()[1]
@@ -82,8 +91,26 @@ def _accepts(sock: socket.socket, what: str) -> None:
                      f"({type(exc).__name__}: {exc}).") from None
 
 
+def _no_server(value, what: str, returns: str = "s") -> None:
+    """NotYet if *value* is a labkit server, or the listening socket of a running one."""
+    if isinstance(value, _Base):
+        server, said = value, "a labkit server (what labkit.serve() gives), not a socket"
+    else:
+        server = next((s for s in running() if getattr(s, "sock", None) is value), None)
+        if server is None:
+            return
+        said = ("the socket of a labkit server (labkit.serve(...).sock). That server's "
+                "own thread accepts every connection on it, so it is not yours to return")
+    mine = any(getattr(server, "sock", None) is s for s in learner_sockets())
+    stopped = " The check stopped that server." if mine else ""
+    raise NotYet(f"{what} returned {said}. This exercise is about the socket itself: make it "
+                 "with socket.socket(socket.AF_INET, socket.SOCK_STREAM), then bind() and "
+                 f"listen(), and end with return {returns}.{stopped}")
+
+
 def _listener(value, what: str, *, returns: str = "s") -> socket.socket:
     """*value* if it is an open IPv4 TCP socket, else NotYet naming what it is instead."""
+    _no_server(value, what, returns)
     if value is None:
         raise NotYet(f"{what} returned None: end with return {returns}.")
     if not isinstance(value, socket.socket):
@@ -107,6 +134,53 @@ def _not_bound(what: str, address: str = "('127.0.0.1', 0)") -> NotYet:
                   f"s.bind({address}) before listen().")
 
 
+def _port_of(address) -> int | None:
+    """The port in an address given to bind(), or None (an AF_UNIX path has none)."""
+    if isinstance(address, tuple) and len(address) >= 2 and isinstance(address[1], int):
+        return address[1]
+    return None
+
+
+def _reuses_port(sock: socket.socket) -> bool:
+    if not hasattr(socket, "SO_REUSEPORT"):  # Windows has no such option
+        return False
+    try:
+        return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+    except OSError:
+        return False
+
+
+def _found_first(what: str) -> NotYet:
+    return NotYet(f"{what} opened another socket before its listener. If that one found the "
+                  "port: bind port 0 on the listener itself and ask it with getsockname(). A "
+                  "port found by one socket and then closed is free only for a moment; another "
+                  "program may take it before your listener binds it.")
+
+
+def _chosen_port(binds: list, sock: socket.socket, what: str, bind: str,
+                 read_back: str) -> None:
+    """NotYet if the code, in this call, gave bind() a port other than 0: the learner chose
+    it (a number, a random one, one counted upwards), not the system. *binds* are the
+    addresses this call gave to bind(), in order; *bind* is the call to show instead."""
+    ports = [_port_of(address) for address in binds]
+    chosen = [i for i, port in enumerate(ports) if port]
+    if not chosen:
+        return
+    if 0 in ports[:chosen[0]]:  # a port the system chose for one socket, then bound by another
+        raise _found_first(what)
+    if _reuses_port(sock):
+        raise NotYet(f"{what} bound a port your code chose, with SO_REUSEPORT on. That option "
+                     "lets several sockets bind one port, so every call would get the same "
+                     "port, and the system would share the connections out between the "
+                     "listeners: a client of one may be accepted by another. Drop "
+                     f"SO_REUSEPORT and bind port 0, {bind}, so that the system chooses a "
+                     f"free port for each listener{read_back}.")
+    raise NotYet(f"{what} bound a port your code chose: bind() was given a port number other "
+                 "than 0. A port you choose may be taken already, by another program or by "
+                 "your own first listener, and then bind() fails. Bind port 0, "
+                 f"{bind}, so that the system chooses a free port{read_back}.")
+
+
 def _in_use(exc: NotYet, first: bool) -> NotYet | None:
     """A fixed port's failure, explained; None for any other failure."""
     if "Address already in use" not in str(exc):
@@ -128,6 +202,7 @@ def open_listener():
 
 def _pair(result, what: str) -> tuple[socket.socket, object]:
     """The (socket, port) an answer returned, or NotYet naming what it returned instead."""
+    _no_server(result, what, "s, s.getsockname()[1]")
     if isinstance(result, socket.socket):
         raise NotYet(f"{what} returned only the socket; return a pair, (s, port), with the "
                      "port from s.getsockname()[1].")
@@ -178,7 +253,7 @@ def _check_free_port(open_listener) -> str:
     try:
         for attempt in ("first", "second"):
             what = f"The {attempt} call of open_listener()"
-            before = len(learner_sockets())
+            before, binds_before = len(learner_sockets()), len(learner_binds())
             try:
                 result = call(open_listener, what=what)
             except NotYet as exc:
@@ -189,6 +264,8 @@ def _check_free_port(open_listener) -> str:
                 raise NotYet("Both calls of open_listener() returned the same socket: make a "
                              "new listener in every call, inside the function.")
             given.append(sock)
+            _chosen_port(learner_binds()[binds_before:], sock, what, "s.bind(('127.0.0.1', 0))",
+                         ", and read it back with s.getsockname()[1]")
             others = [s for s in made if s is not sock]
             still = [s for s in others if s.fileno() != -1]
             if still:
@@ -197,11 +274,7 @@ def _check_free_port(open_listener) -> str:
                              f"left {also} open, which nobody will ever close. Make only "
                              "the listener.")
             if sock in made and made.index(sock) > 0:
-                raise NotYet(f"{what} opened another socket before its listener. If that one "
-                             "found the port: bind port 0 on the listener itself and ask it "
-                             "with getsockname(). A port found by one socket and then closed "
-                             "is free only for a moment; another program may take it before "
-                             "your listener binds it.")
+                raise _found_first(what)
             host, real = sock.getsockname()[:2]
             if real == 0:
                 raise _not_bound(what)
@@ -276,7 +349,9 @@ def _wrong_host(what: str, audience: str, host: str) -> NotYet:
 def _check_which_address(listener_for) -> str:
     for audience, (want, _) in _AUDIENCES.items():
         what = f"listener_for({audience!r})"
+        binds_before = len(learner_binds())
         with _listener(call(listener_for, audience, what=what), what) as sock:
+            _chosen_port(learner_binds()[binds_before:], sock, what, "s.bind((host, 0))", "")
             host, port = sock.getsockname()[:2]
             if port == 0:
                 raise _not_bound(what, "(host, 0)")
@@ -345,6 +420,28 @@ def _why_in_use(listen_again) -> str:
             "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1).")
 
 
+def _why_late(what: str, port: int, binds: list) -> NotYet | None:
+    """Why listen_again(port) did not return in time, if the sockets show it: it waited
+    (or retried) for the port, or it made its listener and then waited for a client."""
+    mine = []
+    for sock in learner_sockets():
+        with contextlib.suppress(OSError):
+            if sock.fileno() != -1 and sock.getsockname()[1] == port:
+                mine.append(sock)
+    if any(_is_listening(sock) for sock in mine):
+        try_connect("127.0.0.1", port)  # wakes an accept() that has no timeout, so it ends
+        return NotYet(f"{what} made its listener, but did not return it within 3 s: is it "
+                      "waiting in accept() for a client? Return the socket right after "
+                      "listen(); whoever calls listen_again() accepts the connections.")
+    if not mine and port in [_port_of(address) for address in binds]:
+        return NotYet(f"{what} did not return within 3 s: its bind() on the port failed, and "
+                      "it was still waiting or trying again. Waiting does not help: a connection "
+                      "stays in TIME_WAIT for about 60 s on Linux. With SO_REUSEADDR set before "
+                      "bind(), the first bind() succeeds: "
+                      "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1).")
+    return None
+
+
 @register("02-reuse", title="Listen again while TIME_WAIT holds the port",
           solution=_LISTEN_AGAIN, hints=[
               "Without help, bind fails with EADDRINUSE: the old connection in TIME_WAIT "
@@ -355,10 +452,13 @@ def _why_in_use(listen_again) -> str:
 def _check_reuse(listen_again) -> str:
     port = leave_time_wait()
     what = "listen_again(port)"
+    binds_before = len(learner_binds())
     try:
         sock = call(listen_again, port, what=what)
     except NotYet as exc:
         said = str(exc).rstrip(". ")
+        if "did not return within" in said:
+            raise (_why_late(what, port, learner_binds()[binds_before:]) or exc) from None
         if "Address already in use" in said:
             raise NotYet(f"{said}. {_why_in_use(listen_again)}") from None
         if "Invalid argument" in said and _mentions(listen_again, "IPPROTO_TCP"):
