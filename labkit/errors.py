@@ -16,6 +16,7 @@ __all__ = [
     "FramingError",
     "FrameTooLargeError",
     "RuntimeMissingError",
+    "ProgramExitedError",
 ]
 
 
@@ -108,3 +109,22 @@ class RuntimeMissingError(LabkitError, FileNotFoundError):
 
     ``labkit.find_runtime`` raises it with the command that installs what is missing.
     """
+
+
+class ProgramExitedError(LabkitError, RuntimeError):
+    """A program ended before it printed the line it was awaited for (its readiness line).
+
+    >>> import sys
+    >>> from labkit import start_program
+    >>> start_program([sys.executable, "-c", "import sys; sys.exit('no port')"], ready=True)
+    Traceback (most recent call last):
+    labkit.errors.ProgramExitedError: python... exited (exit code 1) before printing its first line. The end of what it wrote to stderr:
+    no port
+
+    ``returncode`` and ``stderr`` keep the details.
+    """
+
+    def __init__(self, message: str, returncode: int | None, stderr: str):
+        super().__init__(message)
+        self.returncode, self.stderr = returncode, stderr
+

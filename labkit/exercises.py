@@ -136,7 +136,8 @@ def _watching_labkit(names):
         original = getattr(framing, name)
 
         def watched(*args, _original=original, _name=name, **kwargs):
-            if threading.current_thread().name == "labkit-exercise":
+            watch = _watch
+            if watch is not None and watch.is_learners(threading.current_thread()):
                 used.append(_name)
             return _original(*args, **kwargs)
 
@@ -169,7 +170,9 @@ class _Watch:
         self.lock = threading.Lock()
 
     def is_learners(self, thread: threading.Thread) -> bool:
-        return thread.name == "labkit-exercise" or thread in self.threads
+        # by the thread object, not its name: a learner's thread that outlived an earlier
+        # check (a retry loop, say) is not this check's
+        return thread in self.threads
 
     def open(self) -> list[socket.socket]:
         with self.lock:
@@ -354,6 +357,10 @@ def _in_thread(fn, *args) -> tuple[threading.Thread, dict]:
             box["error"] = exc
 
     thread = threading.Thread(target=run, name="labkit-exercise", daemon=True)
+    watch = _watch
+    if watch is not None:  # during a check: this thread runs the learner's code
+        with watch.lock:
+            watch.threads.add(thread)
     thread.start()
     return thread, box
 

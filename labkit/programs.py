@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import LabkitError, LabTimeoutError
+from .errors import LabkitError, LabTimeoutError, ProgramExitedError
 
 __all__ = ["Program", "Finished", "Output", "program_path", "start_program", "run_program",
            "running_programs", "stop_programs"]
@@ -69,6 +69,9 @@ class Output(str):
         return _INVISIBLE.sub(lambda m: repr(m.group())[1:-1], str(self)) or "(no output)"
 
 
+_FIRST_LINE = re.compile("")  # ready=True: the first whole line, whatever it says
+
+
 class Program:
     """A running program: its output so far, a readiness wait, and stop().
 
@@ -77,6 +80,10 @@ class Program:
     >>> with Program([sys.executable, "-c", code], ready="listening") as server:
     ...     server.port                   # the last number in its readiness line
     41873
+
+    *ready* is a text (or compiled regex) its readiness line contains, or True for its
+    first line, whatever it says. A Program also answers as :class:`subprocess.Popen`
+    does: ``poll()``, ``wait()``, ``kill()``, ``communicate()``.
 
     Programs started with :func:`start_program` are also kept in a registry by name.
 
@@ -101,9 +108,10 @@ class Program:
             for stream in ("stdout", "stderr")]
         for reader in self._readers:
             reader.start()
-        if ready is not None:
+        if ready is not None and ready is not False:
             try:
-                self.ready_line = self.wait_output(ready, timeout=timeout).splitlines()[-1]
+                self.ready_line = self.wait_output(_FIRST_LINE if ready is True else ready,
+                                                   timeout=timeout).splitlines()[-1]
             except BaseException:
                 self.stop()
                 raise
@@ -167,6 +175,8 @@ class Program:
         def matches(line):
             return expected in line if isinstance(expected, str) else expected.search(line)
 
+        what = "its first line" if expected is _FIRST_LINE else repr(expected)
+
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -176,13 +186,34 @@ class Program:
                         got, self._cursor = lines[self._cursor:at + 1], at + 1
                         return Output("\n".join(got))
                 if not any(r.is_alive() for r in self._readers) or self._stopped:
-                    raise LabkitError(f"{self.name} ended (exit status {self._status()}) "
-                                      f"before printing {expected!r}{self._told()}")
+                    raise self._ended_before(what)
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise LabTimeoutError(f"{self.name} did not print {expected!r} within "
+                    if expected is _FIRST_LINE:
+                        raise LabTimeoutError(f"{self.name} printed no whole line within "
+                                              f"{timeout:g} s{self._told()}")
+                    raise LabTimeoutError(f"{self.name} did not print {what} within "
                                           f"{timeout:g} s{self._told()}")
                 self._changed.wait(min(left, 0.05))  # short: a reader may end without a last notify
+
+    def _ended_before(self, what: str) -> ProgramExitedError:
+        """The error for a program whose output ended before the awaited line."""
+        code = self._status()
+        self._changed.release()  # the readers may still be adding stderr's last lines
+        try:
+            for reader in self._readers:
+                reader.join(2)
+        finally:
+            self._changed.acquire()
+        err = "\n".join(self._lines["stderr"])
+        tail = "\n".join(err.strip().splitlines()[-5:]) or "(nothing)"
+        message = (f"{self.name} exited (exit code {code}) before printing {what}. "
+                   f"The end of what it wrote to stderr:\n{tail}")
+        if "Address already in use" in err:
+            message += ("\nAnother program still listens on that port: a copy started in a "
+                        "terminal or in another notebook? Stop it (Ctrl-C in its terminal, "
+                        "Kernel > Restart in the notebook), then run this cell again.")
+        return ProgramExitedError(message, code if isinstance(code, int) else None, err)
 
     def _status(self):
         try:  # its pipes are closed, so it has ended or is about to
@@ -204,7 +235,31 @@ class Program:
             raise LabTimeoutError(f"{self.name} still running after {timeout:g} s{self._told()}") from exc
         for reader in self._readers:
             reader.join(timeout)
+        if not any(reader.is_alive() for reader in self._readers):
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                pipe.close()  # read to the end: nothing more will come
         return code
+
+    # -- as subprocess.Popen answers -------------------------------------------------
+    def poll(self) -> int | None:
+        """The exit status, or None while the program runs."""
+        return self.proc.poll()
+
+    def kill(self) -> None:
+        """End the program at once (SIGKILL; TerminateProcess on Windows)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def communicate(self, timeout: float = 5.0) -> tuple[str, str]:
+        """Wait for the end; return what it printed that was not read yet, ``(stdout,
+        stderr)``, as text with a newline after each line, as ``subprocess.Popen`` does
+        (the readiness line has been read: it is not in stdout again)."""
+        self.wait(timeout)
+        with self._changed:
+            out = self._lines["stdout"][self._cursor:]
+            self._cursor = len(self._lines["stdout"])
+            return ("".join(f"{line}\n" for line in out),
+                    "".join(f"{line}\n" for line in self._lines["stderr"]))
 
     # -- stopping -----------------------------------------------------------------
     def stop(self, timeout: float = 2.0) -> int:

@@ -16,7 +16,7 @@ import pytest
 
 import labkit
 from labkit import langs
-from labkit.errors import LabkitError, LabTimeoutError, RuntimeMissingError
+from labkit.errors import LabTimeoutError, ProgramExitedError, RuntimeMissingError
 from labkit.servers import TCPServer
 from support import read_all, wait_read_by_peer
 from testpolicy import strict
@@ -130,7 +130,8 @@ def test_a_program_that_never_gets_ready_is_stopped(clean):
 
 def test_a_program_that_dies_before_it_is_ready_says_why(clean):
     code = "import sys; print('Address already in use', file=sys.stderr); sys.exit(3)"
-    with pytest.raises(LabkitError, match=r"(?s)ended \(exit status 3\).*stderr: Address already in use"):
+    with pytest.raises(ProgramExitedError,
+                       match=r"(?s)exited \(exit code 3\).*stderr:\nAddress already in use"):
         langs.start_program(python_program(code), name="dies", ready="ready")
 
 

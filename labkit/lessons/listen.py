@@ -11,97 +11,45 @@ waits differ from call to call, so that a time of one's own is found out.
 from __future__ import annotations
 
 import contextlib
-import queue
 import re
 import socket
-import subprocess
 import threading
 import time
 
-from ..errors import LabkitError
+from .. import programs
+from ..errors import ProgramExitedError  # noqa: F401 - raised by start_program, named here
 from ..exercises import NotYet, _in_thread, call, describe_socket, left_open, register
 from ..protocols import ECHO_PREFIX
 
 __all__ = ["start_program", "ProgramExitedError", "make_listener"]
 
 
-class ProgramExitedError(LabkitError, RuntimeError):
-    """A program started by :func:`start_program` ended before it printed its first line."""
+def start_program(args, *, cwd=None, timeout: float = 5.0):
+    """Start a program with labkit's runner and wait (at most *timeout* s) for its first
+    line; return ``(program, line)``.
 
-    def __init__(self, message: str, returncode: int | None, stderr: str):
-        super().__init__(message)
-        self.returncode, self.stderr = returncode, stderr
-
-
-_PROGRAMS: dict = {}  # (args, cwd) -> the Popen started last with them
-
-
-def _end(proc: subprocess.Popen) -> None:
-    """Kill *proc* if it still runs, reap it and close its pipes."""
-    if proc.poll() is None:
-        proc.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()
-
-
-def start_program(args, *, cwd=None, timeout: float = 5.0) -> tuple[subprocess.Popen, str]:
-    """Start a program, wait (at most *timeout* s) for its first line; return (process, line).
-
-    >>> proc, line = start_program([sys.executable, "programs/server.py", "0"])
+    >>> import sys
+    >>> proc, line = start_program([sys.executable, "-c", "print('服务器已启动')"])
     >>> line
-    '服务器已启动,等待连接>>> 127.0.0.1:43817'
+    '服务器已启动'
+    >>> proc.wait(timeout=5)
+    0
 
-    *process* is the running program's :class:`subprocess.Popen` (``poll()``,
-    ``wait()``, ``kill()``, ``communicate()``); *line* is its first line of
-    output, without the newline. stdin is closed, stdout and stderr are
-    captured as UTF-8 text.
+    *program* is a :class:`labkit.programs.Program`, which answers as a
+    :class:`subprocess.Popen` does (``poll()``, ``wait()``, ``kill()``,
+    ``communicate()``); *line* is its first line of output, without the newline.
 
     Starting the same command again first ends the copy started before, if it
     still runs, so a notebook cell that starts a server can be run twice. A
     program that exits before its first line (e.g. a server whose port is
     taken by another program) raises ProgramExitedError with what it wrote to
-    stderr; one that prints nothing in time is killed and TimeoutError raised.
+    stderr; one that prints no whole line in time is stopped and a TimeoutError
+    (LabTimeoutError) raised.
     """
-    key = (tuple(str(a) for a in args), None if cwd is None else str(cwd))
-    earlier = _PROGRAMS.pop(key, None)
-    if earlier is not None:
-        _end(earlier)
-    proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
-    name = str(args[1] if len(args) > 1 else args[0])
-    # The first line is read in a thread, so the wait is bounded by *timeout* even when the
-    # program prints part of a line and stops (readline() would wait for the rest), and
-    # because select() cannot wait on a pipe on Windows.
-    first: queue.Queue = queue.Queue()
-    reader = threading.Thread(target=lambda: first.put(proc.stdout.readline()),
-                              name=f"labkit-start-{name}", daemon=True)
-    reader.start()
-    try:
-        line = first.get(timeout=timeout)
-    except queue.Empty:
-        _end(proc)  # killing it ends the reader's readline() with end of file
-        reader.join(timeout)
-        raise TimeoutError(f"{name} printed no whole line within {timeout:g} s") from None
-    if not line:  # end of output: the program is gone (or going) without a word on stdout
-        try:
-            _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        _end(proc)
-        tail = "\n".join(err.strip().splitlines()[-5:]) or "(nothing)"
-        message = (f"{name} exited (exit code {proc.returncode}) before printing its first "
-                   f"line. The end of what it wrote to stderr:\n{tail}")
-        if "Address already in use" in err:
-            message += ("\nAnother program still listens on that port: a copy started in a "
-                        "terminal or in another notebook? Stop it (Ctrl-C in its terminal, "
-                        "Kernel > Restart in the notebook), then run this cell again.")
-        raise ProgramExitedError(message, proc.returncode, err)
-    _PROGRAMS[key] = proc
-    return proc, line.rstrip("\n")
+    argv = [str(a) for a in args]
+    name = " ".join(argv[1:] or argv) + ("" if cwd is None else f" (in {cwd})")
+    program = programs.start_program(argv, name=name, ready=True, timeout=timeout, cwd=cwd)
+    return program, program.ready_line
 
 
 def make_listener(backlog: int = 5) -> socket.socket:
