@@ -35,13 +35,12 @@ import argparse
 import asyncio
 import json
 import os
-import selectors
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import labkit  # noqa: E402
+from labkit.programs import Program  # noqa: E402
 
 KINDS = ("threaded", "selectors", "asyncio")
 CHUNK = 1 << 20
@@ -58,7 +58,7 @@ CHUNK = 1 << 20
 
 
 def _serve(kind: str) -> None:
-    """Run one server until stdin closes; print its address first."""
+    """Run one server until the parent stops this process; print its address first."""
     if kind == "asyncio":
         asyncio.run(_serve_asyncio())
         return
@@ -68,18 +68,15 @@ def _serve(kind: str) -> None:
         server = labkit.SelectServer(name="selectors", timeout=60, log="connections")
     with server:
         print(f"listening on {server.host}:{server.port}", flush=True)
-        sys.stdin.read()  # until the parent closes our stdin
+        threading.Event().wait()  # until the parent stops this process
 
 
 async def _serve_asyncio() -> None:
     server = await asyncio.start_server(labkit.echo_stream, "127.0.0.1", 0, backlog=1024)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"listening on {host}:{port}", flush=True)
-    loop = asyncio.get_running_loop()
-    closed = loop.create_future()
-    loop.add_reader(sys.stdin.fileno(), lambda: closed.done() or closed.set_result(None))
     async with server:
-        await closed
+        await server.serve_forever()  # until the parent stops this process
 
 
 def _sink() -> None:
@@ -88,44 +85,27 @@ def _sink() -> None:
         print(f"listening on 127.0.0.1:{listener.getsockname()[1]}", flush=True)
         buf = bytearray(CHUNK)
         view = memoryview(buf)
-        sel = selectors.DefaultSelector()
-        sel.register(listener, selectors.EVENT_READ)
-        sel.register(sys.stdin, selectors.EVENT_READ)
-        while True:
-            for key, _ in sel.select():
-                if key.fileobj is not listener:
-                    return
-                conn, _ = listener.accept()
-                with conn:
-                    total = 0
-                    while n := conn.recv_into(view):
-                        total += n
-                    conn.sendall(total.to_bytes(8, "big"))
+        while True:  # until the parent stops this process
+            conn, _ = listener.accept()
+            with conn:
+                total = 0
+                while n := conn.recv_into(view):
+                    total += n
+                conn.sendall(total.to_bytes(8, "big"))
 
 
 class Child:
-    """A server process of this script; stopped by closing its stdin."""
+    """A server process of this script, run by labkit's program runner (the one the
+    lessons use): ready when it prints its address; stop() ends it."""
 
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        if not sel.select(10):
-            self.stop()
-            raise RuntimeError(f"{args} did not start within 10 s")
-        line = self.proc.stdout.readline().split()
-        host, port = line[-1].rsplit(":", 1)
+        self.program = Program([sys.executable, __file__, *args], name=f"bench{args}",
+                               ready="listening on", timeout=10)
+        host, port = self.program.ready_line.split()[-1].rsplit(":", 1)
         self.address = (host, int(port))
 
     def stop(self) -> None:
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc.stdout.close()
+        self.program.stop()
 
 
 # -- part 1: many clients -----------------------------------------------------------------
@@ -185,21 +165,12 @@ def _free_port() -> int:
 
 
 class Iperf3Server:
-    """``iperf3 -s`` on 127.0.0.1, kept running for every run; stopped with SIGTERM."""
+    """``iperf3 -s`` on 127.0.0.1, kept running for every run, by labkit's program runner."""
 
     def __init__(self, iperf3: str):
         self.iperf3, self.port = iperf3, _free_port()
-        self.proc = subprocess.Popen([iperf3, "-s", "-B", "127.0.0.1", "-p", str(self.port),
-                                      "--forceflush"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline, seen = time.monotonic() + 10, b""
-        while b"listening" not in seen:  # unbuffered reads: select() sees every byte
-            if not sel.select(max(0.0, deadline - time.monotonic())):
-                self.stop()
-                raise RuntimeError("iperf3 -s did not start within 10 s")
-            seen += os.read(self.proc.stdout.fileno(), 4096)
+        self.program = Program([iperf3, "-s", "-B", "127.0.0.1", "-p", str(self.port),
+                                "--forceflush"], name="iperf3", ready="listening", timeout=10)
 
     def rate(self, nbytes: int) -> float:
         """One iperf3 client run moving nbytes in 1 MiB writes; bytes per second received."""
@@ -209,13 +180,7 @@ class Iperf3Server:
         return json.loads(done.stdout)["end"]["sum_received"]["bits_per_second"] / 8
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc.stdout.close()
+        self.program.stop()
 
 
 def bulk(runs: int, nbytes: int) -> None:
