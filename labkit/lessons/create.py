@@ -272,8 +272,8 @@ def unclosed_warnings(fn, *args, **kwargs):
 
     >>> def leaky():
     ...     s = socket.socket()
-    >>> unclosed_warnings(leaky)[1]
-    ["unclosed <socket.socket fd=5, family=2, type=1, proto=0, laddr=('0.0.0.0', 0)>"]
+    >>> unclosed_warnings(leaky)[1]  # doctest: +ELLIPSIS
+    ["unclosed <socket.socket fd=..., family=2, type=1, proto=0, laddr=('0.0.0.0', 0)>"]
 
     Python closes a socket you forgot when it is garbage-collected, and says so
     with a ``ResourceWarning`` (hidden by default). Here they are recorded, not

@@ -34,6 +34,8 @@ def start_program(args, *, cwd=None, timeout: float = 5.0):
     '服务器已启动'
     >>> proc.wait(timeout=5)
     0
+    >>> proc.stop()       # and out of labkit's list of programs
+    0
 
     *program* is a :class:`labkit.programs.Program`, which answers as a
     :class:`subprocess.Popen` does (``poll()``, ``wait()``, ``kill()``,
