@@ -6,17 +6,23 @@ The checks are adversarial and the same on every run. 05-send-all's socket takes
 random part of what each send() offers (never all of it, unless it is one byte). The
 reading exercises get their bytes in seeded pieces, each sent only when the learner's
 recv() waits for it, so every recv() returns exactly one piece, cut through a header or a
-character; their peers fall silent half-way, and close at once. Loops that would never end
-(recv() after b'', send() a byte at a time) are stopped and named. So the messages below
-hold no port, timing or object id.
+character; their peers fall silent half-way, and close at once. A silence half-way lasts
+until the learner's recv() has timed out when its socket has a timeout of up to 3 s (in
+06-read-all's first round and 06-ask's second), so a timeout taken for the end of the
+stream fails on every run, while an answer that lets the timeout propagate passes. Loops
+that would never end (recv() after b'', send() a byte at a time) are stopped and named. So
+the messages below hold no port, timing or object id.
 """
+
+import functools
+import time
 
 import pytest
 
 import labkit
 from catalogue import Wrong, assert_correct, assert_not_yet
 from labkit.lessons.checksockets import (SPIN, SendOnly, Stopped, WatchedSocket, cut,
-                                         in_background, send_in_step)
+                                         in_background, send_in_step, stay_silent)
 from labkit.lessons.connect import tcp_pair
 
 pytestmark = pytest.mark.timeout(60)
@@ -419,9 +425,26 @@ def read_all(sock):
           'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
           'closed its side, and read_all(sock) kept calling recv() after it had '
           "returned b''. b'' means the peer has closed its side, and recv() then "
-          "returns it at once, for ever. Leave the loop when it does: b'' == '' is "
-          "False, so compare with b'', or test `if not data:`. ex.hint() gives a "
-          'hint.'),
+          'returns it at once, for ever. Leave the loop when it does: test the '
+          'bytes this recv() returned, not everything kept so far: `chunk = '
+          "sock.recv(1024)`, then `if not chunk: break` (b'' == '' is False, so "
+          "never compare with ''). ex.hint() gives a hint."),
+    Wrong('06-read-all', 'tests the running total', r'''
+def read_all(sock):
+    data = b""
+    while True:
+        data += sock.recv(1024)
+        if not data:
+            break
+    return data
+''',
+          'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
+          'closed its side, and read_all(sock) kept calling recv() after it had '
+          "returned b''. b'' means the peer has closed its side, and recv() then "
+          'returns it at once, for ever. Leave the loop when it does: test the '
+          'bytes this recv() returned, not everything kept so far: `chunk = '
+          "sock.recv(1024)`, then `if not chunk: break` (b'' == '' is False, so "
+          "never compare with ''). ex.hint() gives a hint."),
     Wrong('06-read-all', 'a short recv taken for the end', r'''
 def read_all(sock):
     chunks = []
@@ -437,7 +460,22 @@ def read_all(sock):
           'before it had seen the end. One recv() returns only what has arrived so '
           'far, often fewer bytes than you asked for: keep reading until recv() '
           "returns b''. ex.hint() gives a hint."),
-    Wrong('06-read-all', 'a timeout taken for the end', r'''
+    Wrong('06-read-all', 'stops at a byte count', r'''
+def read_all(sock):
+    data = b""
+    while len(data) < 3040:
+        chunk = sock.recv(1024)
+        if not chunk:
+            break
+        data += chunk
+    return data
+''',
+          'The peer sent 3,040 bytes at once and closed, and read_all(sock) read '
+          'all 3,040 bytes, but returned without waiting for the end: recv() had '
+          "not yet returned b''. Your loop stopped at a byte count, but only the "
+          'peer knows how much it will send, and it says so by closing: keep '
+          "reading until recv() returns b''. ex.hint() gives a hint."),
+    Wrong('06-read-all', 'a 0.1 s timeout taken for the end', r'''
 def read_all(sock):
     sock.settimeout(0.1)
     chunks = []
@@ -452,10 +490,52 @@ def read_all(sock):
     return b"".join(chunks)
 ''',
           'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
-          'closed its side, and read_all(sock) returned before it had seen the end: '
-          'recv() timed out while the peer was silent for a moment, and your code '
-          'took that for the end. A pause is not the end: keep reading until recv() '
-          "returns b''. ex.hint() gives a hint."),
+          'closed its side, and read_all(sock) returned before it had seen the end:'
+          ' recv() timed out while the peer was silent, and your code took that for'
+          " the end. A pause is not the end, only b'' is: do not catch the timeout "
+          'as the end (let the TimeoutError propagate), and keep reading until '
+          "recv() returns b''. ex.hint() gives a hint."),
+    Wrong('06-read-all', 'timeout taken for the end', r'''
+def read_all(sock):
+    sock.settimeout(1)
+    chunks = []
+    while True:
+        try:
+            data = sock.recv(1024)
+        except socket.timeout:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+''',
+          'The peer sent 36 bytes in 10 pieces, silent half-way for longer than '
+          "your socket's timeout of 1 s, then closed its side, and read_all(sock) "
+          'returned before it had seen the end: recv() timed out while the peer was'
+          ' silent, and your code took that for the end. A pause is not the end, '
+          "only b'' is: do not catch the timeout as the end (let the TimeoutError "
+          "propagate), and keep reading until recv() returns b''. ex.hint() gives a"
+          ' hint.'),
+    Wrong('06-read-all', 'any OSError taken for the end', r'''
+def read_all(sock):
+    sock.settimeout(0.5)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(1024)
+        except OSError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+''',
+          'The peer sent 36 bytes in 10 pieces, silent half-way for longer than '
+          "your socket's timeout of 0.5 s, then closed its side, and read_all(sock)"
+          ' returned before it had seen the end: recv() timed out while the peer '
+          'was silent, and your code took that for the end. A pause is not the end,'
+          " only b'' is: do not catch the timeout as the end (let the TimeoutError "
+          "propagate), and keep reading until recv() returns b''. ex.hint() gives a"
+          ' hint.'),
     Wrong('06-read-all', 'a short timeout', r'''
 def read_all(sock):
     sock.settimeout(0.1)
@@ -466,9 +546,59 @@ def read_all(sock):
 ''',
           'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
           'closed its side, and read_all(sock) raised TimeoutError: you gave the '
-          'socket a timeout of 0.1 s, and the peer was silent for longer half-way. A '
-          'pause is not the end, and so short a timeout gives up on a slow peer: '
+          'socket a timeout of 0.1 s, and the peer was silent for longer half-way. '
+          'A pause is not the end, and so short a timeout gives up on a slow peer: '
           "leave the socket's timeout as it is. ex.hint() gives a hint."),
+    Wrong('06-read-all', 'non-blocking, nothing yet taken for the end', r'''
+def read_all(sock):
+    sock.setblocking(False)
+    chunks = []
+    while True:
+        try:
+            data = sock.recv(1024)
+        except BlockingIOError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+''',
+          'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
+          'closed its side, and read_all(sock) returned before it had seen the end:'
+          ' your code put the socket in non-blocking mode (setblocking(False)), '
+          'recv() raised BlockingIOError because nothing had arrived yet, and your '
+          "code took that for the end. Nothing to read yet is not the end, only b''"
+          ' is: leave the socket blocking, and keep reading until recv() returns '
+          "b''. ex.hint() gives a hint."),
+    Wrong('06-read-all', 'non-blocking', r'''
+def read_all(sock):
+    sock.setblocking(False)
+    chunks = []
+    while data := sock.recv(1024):
+        chunks.append(data)
+    return b"".join(chunks)
+''',
+          'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
+          'closed its side, and read_all(sock) raised BlockingIOError: [Errno 11] '
+          'Resource temporarily unavailable. Your code put the socket in '
+          'non-blocking mode (setblocking(False)), so recv() raises this at once '
+          'whenever nothing has arrived yet. Leave the socket blocking: recv() then'
+          " waits for the next piece, and returns b'' at the end. ex.hint() gives a"
+          ' hint.'),
+    Wrong('06-read-all', 'shutdown(SHUT_RDWR) first', r'''
+def read_all(sock):
+    sock.shutdown(socket.SHUT_RDWR)
+    chunks = []
+    while data := sock.recv(1024):
+        chunks.append(data)
+    return b"".join(chunks)
+''',
+          'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
+          'closed its side, and read_all(sock) called '
+          'sock.shutdown(socket.SHUT_RDWR) before it had read everything. That ends'
+          " reading: recv() then returns b'' at once, and the 36 bytes the peer "
+          'sent were never read. read_all should only read: leave shutdown() and '
+          'close() to the caller, who owns the socket. ex.hint() gives a hint.'),
     Wrong('06-read-all', 'decodes', r'''
 def read_all(sock):
     chunks = []
@@ -480,6 +610,22 @@ def read_all(sock):
           "closed its side, and read_all(sock) returned a str, '服务端消息: 2026-01-01 "
           "12:00:00': return the bytes as they came, b''.join(chunks); decoding is "
           "the caller's business. ex.hint() gives a hint."),
+    Wrong('06-read-all', 'decodes each chunk', r'''
+def read_all(sock):
+    text = ""
+    while data := sock.recv(1024):
+        text += data.decode("utf-8")
+    return text.encode("utf-8")
+''',
+          'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
+          "closed its side, and read_all(sock) raised UnicodeDecodeError: 'utf-8' "
+          "codec can't decode byte 0xe7 in position 0: unexpected end of data. A "
+          "recv() returned a piece that ends in the middle of a character: '端' is 3"
+          ' bytes in UTF-8, and the piece held only its first byte; the rest came '
+          'with the next recv(). Decoding each piece on its own fails whenever that'
+          " happens. read_all returns bytes: join the pieces, b''.join(chunks), and"
+          ' leave decoding to whoever needs the text, once, after the end. '
+          'ex.hint() gives a hint.'),
     Wrong('06-read-all', 'returns the list', r'''
 def read_all(sock):
     chunks = []
@@ -508,9 +654,22 @@ def read_all(sock):
     return data
 ''',
           'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
-          'closed its side, and read_all(sock) returned 4 bytes that are not the 36 '
-          "it sent. Keep every chunk, in order, until recv() returns b''. ex.hint() "
-          'gives a hint.'),
+          'closed its side, and read_all(sock) returned 4 bytes that are not the 36'
+          " it sent. Keep every chunk, in order, until recv() returns b''. "
+          'ex.hint() gives a hint.'),
+    Wrong('06-read-all', 'closes the socket', r'''
+def read_all(sock):
+    with sock:
+        chunks = []
+        while data := sock.recv(1024):
+            chunks.append(data)
+        return b"".join(chunks)
+''',
+          'The peer sent 36 bytes in 10 pieces, silent for a moment half-way, then '
+          'closed its side, and read_all(sock) returned every byte, but closed the '
+          "socket. The socket is the caller's: it may still want to use it, and it "
+          'closes it itself. read_all should only read: leave close() (and `with '
+          'sock:`) to the caller. ex.hint() gives a hint.'),
     # -- 06-ask ------------------------------------------------------------------
     Wrong('06-ask', 'no shutdown', r'''
 def ask(address, request):
@@ -521,11 +680,28 @@ def ask(address, request):
             chunks.append(data)
         return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') raised TimeoutError: tim"
-          'ed out. '
-          'The server was still waiting for the end of your request, as it answers '
-          'only after that: shut down your sending side, '
-          'sock.shutdown(socket.SHUT_WR). ex.hint() gives a hint.'),
+          "ask(address, '你好'.encode()) raised TimeoutError: timed out. The server "
+          'was still waiting for the end of your request, as it answers only after '
+          'that: shut down your sending side, sock.shutdown(socket.SHUT_WR). '
+          'ex.hint() gives a hint.'),
+    Wrong('06-ask', 'no shutdown, timeout taken for the end', r'''
+def ask(address, request):
+    with socket.create_connection(address, timeout=1) as sock:
+        sock.sendall(request)
+        chunks = []
+        try:
+            while data := sock.recv(1024):
+                chunks.append(data)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+''',
+          "ask(address, '你好'.encode()) returned b'' when recv() timed out, but the "
+          'server had not answered yet: it answers only after the end of your '
+          'request, and it never saw one. Shut down your sending side after '
+          'sendall(request): sock.shutdown(socket.SHUT_WR). And a timeout is not '
+          "the end of the answer, only b'' is: let the TimeoutError propagate. "
+          'ex.hint() gives a hint.'),
     Wrong('06-ask', 'close instead of shutdown', r'''
 def ask(address, request):
     sock = socket.create_connection(address, timeout=2)
@@ -536,24 +712,24 @@ def ask(address, request):
         chunks.append(data)
     return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') raised OSError: [Errno 9"
-          '] Bad '
-          'file descriptor. After close() the socket is gone; '
-          'shutdown(socket.SHUT_WR) ends only sending. ex.hint() gives a hint.'),
-    Wrong('06-ask', 'one recv', r'''
+          "ask(address, '你好'.encode()) raised OSError: [Errno 9] Bad file "
+          'descriptor. After close() the socket is gone; shutdown(socket.SHUT_WR) '
+          'ends only sending. ex.hint() gives a hint.'),
+    Wrong('06-ask', 'shutdown before sendall', r'''
 def ask(address, request):
     with socket.create_connection(address, timeout=2) as sock:
-        sock.sendall(request)
         sock.shutdown(socket.SHUT_WR)
-        return sock.recv(1024)
+        sock.sendall(request)
+        chunks = []
+        while data := sock.recv(1024):
+            chunks.append(data)
+        return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') returned only the start "
-          'of the '
-          "answer: the server sent b'\\xe6\\x94\\xb6\\xe5\\x88\\xb0 "
-          "\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd (6 bytes)' in pieces, with a pause half-w"
-          'ay, then '
-          "closed. A pause is not the end: read until recv() returns b''. ex.hint() "
-          'gives a hint.'),
+          "ask(address, '你好'.encode()) raised BrokenPipeError: [Errno 32] Broken "
+          'pipe. Your code called sock.shutdown() before it had sent the whole '
+          'request, and after shutdown(socket.SHUT_WR) nothing more can be sent. '
+          'Shut down after sending everything: sock.sendall(request), then '
+          'sock.shutdown(socket.SHUT_WR). ex.hint() gives a hint.'),
     Wrong('06-ask', 'SHUT_RDWR', r'''
 def ask(address, request):
     with socket.create_connection(address, timeout=2) as sock:
@@ -564,12 +740,57 @@ def ask(address, request):
             chunks.append(data)
         return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') returned b'', but the se"
-          'rver '
-          "answered b'\\xe6\\x94\\xb6\\xe5\\x88\\xb0 \\xe4\\xbd\\xa0\\xe5\\xa5\\xbd ("
-          "6 bytes)'. "
-          'Did you shut down reading too (SHUT_RDWR)? shutdown(socket.SHUT_WR) ends '
-          "only sending; then read until recv() returns b''. ex.hint() gives a hint."),
+          "ask(address, '你好'.encode()) called sock.shutdown(socket.SHUT_RDWR), "
+          "which ends reading too, so it could not read the answer ('收到 你好 (6 "
+          "bytes)' as UTF-8 bytes): after that recv() returns b'' at once, or "
+          'raises ConnectionResetError if the answer has arrived. Shut down only '
+          'your sending side, sock.shutdown(socket.SHUT_WR), after '
+          "sendall(request); then read until recv() returns b''. ex.hint() gives a "
+          'hint.'),
+    Wrong('06-ask', 'SHUT_RDWR, reads a moment later', r'''
+def ask(address, request):
+    with socket.create_connection(address, timeout=2) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_RDWR)
+        time.sleep(0.2)
+        chunks = []
+        while data := sock.recv(1024):
+            chunks.append(data)
+        return b"".join(chunks)
+''',
+          "ask(address, '你好'.encode()) called sock.shutdown(socket.SHUT_RDWR), "
+          "which ends reading too, so it could not read the answer ('收到 你好 (6 "
+          "bytes)' as UTF-8 bytes): after that recv() returns b'' at once, or "
+          'raises ConnectionResetError if the answer has arrived. Shut down only '
+          'your sending side, sock.shutdown(socket.SHUT_WR), after '
+          "sendall(request); then read until recv() returns b''. ex.hint() gives a "
+          'hint.'),
+    Wrong('06-ask', 'never connects', r'''
+def ask(address, request):
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while data := sock.recv(1024):
+            chunks.append(data)
+        return b"".join(chunks)
+''',
+          "ask(address, '你好'.encode()) raised BrokenPipeError: [Errno 32] Broken "
+          'pipe, and it never connected to the server. Connect first, '
+          'socket.create_connection(address, timeout=2), then send the request. '
+          'ex.hint() gives a hint.'),
+    Wrong('06-ask', 'one recv', r'''
+def ask(address, request):
+    with socket.create_connection(address, timeout=2) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        return sock.recv(1024)
+''',
+          "ask(address, '你好'.encode()) returned only the start of the answer: the "
+          "server sent '收到 你好 (6 bytes)' as UTF-8 bytes in pieces, with a pause "
+          'half-way, then closed. A pause is not the end: read until recv() returns'
+          " b''. ex.hint() gives a hint."),
     Wrong('06-ask', 'no timeout', r'''
 def ask(address, request):
     with socket.create_connection(address) as sock:
@@ -593,12 +814,12 @@ def ask(address, request):
         chunks.append(data)
     return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') returned the right answe"
-          'r, but '
-          'your code still had a TCP socket on 127.0.0.1 with no connection (any more) open. Close it when '
-          'you are done: `with socket.create_connection(address, timeout=2) as sock:` '
-          'closes it even if something fails. ex.hint() gives a hint.'),
-    Wrong('06-ask', 'a timeout taken for the end', r'''
+          "ask(address, '你好'.encode()) returned the right answer, but your code "
+          'still had a TCP socket on 127.0.0.1 with no connection (any more) open. '
+          'Close it however ask() ends: `with socket.create_connection(address, '
+          'timeout=2) as sock:` closes it even if something fails. ex.hint() gives '
+          'a hint.'),
+    Wrong('06-ask', 'a 0.1 s timeout taken for the end', r'''
 def ask(address, request):
     with socket.create_connection(address, timeout=2) as sock:
         sock.sendall(request)
@@ -612,13 +833,30 @@ def ask(address, request):
             pass
         return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') returned only the start "
-          'of the '
-          "answer: the server sent b'\\xe6\\x94\\xb6\\xe5\\x88\\xb0 "
-          "\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd (6 bytes)' in pieces, with a pause half-w"
-          'ay, then '
-          "closed. A pause is not the end: read until recv() returns b''. ex.hint() "
+          "ask(address, '你好'.encode()) returned only the start of the answer: the "
+          "server was silent half-way, longer than your socket's timeout of 0.1 s, "
+          'recv() timed out, and your code took that for the end. A pause is not '
+          "the end, only b'' is: do not catch the timeout as the end (let the "
+          "TimeoutError propagate), and read until recv() returns b''. ex.hint() "
           'gives a hint.'),
+    Wrong('06-ask', 'timeout taken for the end', r'''
+def ask(address, request):
+    with socket.create_connection(address, timeout=1) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while data := sock.recv(1024):
+                chunks.append(data)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+''',
+          "ask(address, b'hello') returned only the start of the answer: the server"
+          " was silent half-way, longer than your socket's timeout of 1 s, recv() "
+          'timed out, and your code took that for the end. A pause is not the end, '
+          "only b'' is: do not catch the timeout as the end (let the TimeoutError "
+          "propagate), and read until recv() returns b''. ex.hint() gives a hint."),
     Wrong('06-ask', 'a short timeout', r'''
 def ask(address, request):
     with socket.create_connection(address, timeout=0.1) as sock:
@@ -629,11 +867,10 @@ def ask(address, request):
             chunks.append(data)
         return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') raised TimeoutError: tim"
-          'ed out. '
-          'The server paused for a moment half-way through its answer, as a busy '
-          "server may, longer than your socket's timeout of 0.1 s: give it a few "
-          'seconds, e.g. timeout=2. ex.hint() gives a hint.'),
+          "ask(address, '你好'.encode()) raised TimeoutError: timed out. The server "
+          'paused for a moment half-way through its answer, as a busy server may, '
+          "longer than your socket's timeout of 0.1 s: give it a few seconds, e.g. "
+          'timeout=2. ex.hint() gives a hint.'),
     Wrong('06-ask', "compares with ''", r'''
 def ask(address, request):
     with socket.create_connection(address, timeout=2) as sock:
@@ -647,14 +884,30 @@ def ask(address, request):
             chunks.append(data)
         return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') did not return within 3 "
-          's. Is it '
-          'blocked in a call that waits (accept, connect, recv) for something that '
-          "never comes, or looping forever (recv returns b'' again and again once the "
-          'peer has closed)? Every blocking call needs a timeout, and every loop an '
-          "end. The server had sent its answer and closed: recv() then returns b'' at "
-          "once, for ever (and b'' == '' is False). Leave the loop when it does. "
-          'ex.hint() gives a hint.'),
+          "ask(address, '你好'.encode()) kept calling recv() after it had returned "
+          "b''. b'' means the peer has closed its side, and recv() then returns it "
+          'at once, for ever. Leave the loop when it does: test the bytes this '
+          'recv() returned, not everything kept so far: `chunk = sock.recv(1024)`, '
+          "then `if not chunk: break` (b'' == '' is False, so never compare with "
+          "''). ex.hint() gives a hint."),
+    Wrong('06-ask', 'tests the running total', r'''
+def ask(address, request):
+    with socket.create_connection(address, timeout=2) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            data += sock.recv(1024)
+            if not data:
+                break
+        return data
+''',
+          "ask(address, '你好'.encode()) kept calling recv() after it had returned "
+          "b''. b'' means the peer has closed its side, and recv() then returns it "
+          'at once, for ever. Leave the loop when it does: test the bytes this '
+          'recv() returned, not everything kept so far: `chunk = sock.recv(1024)`, '
+          "then `if not chunk: break` (b'' == '' is False, so never compare with "
+          "''). ex.hint() gives a hint."),
     Wrong('06-ask', 'decodes', r'''
 def ask(address, request):
     with socket.create_connection(address, timeout=2) as sock:
@@ -665,8 +918,20 @@ def ask(address, request):
             chunks.append(data)
         return b"".join(chunks).decode("utf-8")
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') returned a str, '收到 你好 (6 "
-          "bytes)': return the answer's bytes as they came. ex.hint() gives a hint."),
+          "ask(address, '你好'.encode()) returned a str, '收到 你好 (6 bytes)': return "
+          "the answer's bytes as they came. ex.hint() gives a hint."),
+    Wrong('06-ask', 'returns the list', r'''
+def ask(address, request):
+    with socket.create_connection(address, timeout=2) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while data := sock.recv(1024):
+            chunks.append(data)
+        return chunks
+''',
+          "ask(address, '你好'.encode()) returned a list: join the chunks into one "
+          "bytes object, b''.join(chunks). ex.hint() gives a hint."),
     Wrong('06-ask', 'encodes bytes again', r'''
 def ask(address, request):
     with socket.create_connection(address, timeout=2) as sock:
@@ -677,10 +942,9 @@ def ask(address, request):
             chunks.append(data)
         return b"".join(chunks)
 ''',
-          "ask(address, b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd') raised AttributeError: '"
-          "bytes' "
-          "object has no attribute 'encode'. request is bytes already: send it as it "
-          'is. ex.hint() gives a hint.'),
+          "ask(address, '你好'.encode()) raised AttributeError: 'bytes' object has no"
+          " attribute 'encode'. request is bytes already: send it as it is. "
+          'ex.hint() gives a hint.'),
 ]
 
 RIGHT = [  # (exercise, name, a right answer in another style than the shown solution)
@@ -796,6 +1060,68 @@ def ask(address, request):
         with sock.makefile("rb") as f:
             return f.read()
 '''),
+    ('06-read-all', 'a timeout of 1 s that propagates', r'''
+def read_all(sock):
+    sock.settimeout(1)
+    chunks = []
+    while data := sock.recv(1024):
+        chunks.append(data)
+    return b"".join(chunks)
+'''),
+    ('06-read-all', 'retries after a timeout', r'''
+def read_all(sock):
+    sock.settimeout(0.5)
+    chunks = []
+    while True:
+        try:
+            data = sock.recv(1024)
+        except socket.timeout:
+            continue
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+'''),
+    ('06-read-all', 'a timeout re-raised as ConnectionError', r'''
+def read_all(sock):
+    sock.settimeout(2)
+    chunks = []
+    try:
+        while data := sock.recv(1024):
+            chunks.append(data)
+    except socket.timeout:
+        raise ConnectionError("the peer went silent") from None
+    return b"".join(chunks)
+'''),
+    ('06-ask', 'a timeout re-raised with its own message', r'''
+def ask(address, request):
+    with socket.create_connection(address, timeout=1) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while True:
+            try:
+                chunk = sock.recv(1024)
+            except socket.timeout:
+                raise TimeoutError("the server went silent") from None
+            if not chunk:
+                return answer
+            answer += chunk
+'''),
+    ('06-ask', 'retries after a timeout', r'''
+def ask(address, request):
+    with socket.create_connection(address, timeout=0.5) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            try:
+                data = sock.recv(1024)
+            except socket.timeout:
+                continue
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+'''),
 ]
 
 EXERCISES = ["05-send-all", "05-recv-exactly", "05-read-lines", "06-read-all", "06-ask"]
@@ -859,3 +1185,37 @@ def test_a_loop_that_calls_recv_after_eof_is_stopped():
             while True:
                 reader.recv(10)
     assert reader.spun and reader.calls == SPIN + 1
+
+
+def test_a_silence_outlasts_a_short_timeout_and_only_that():
+    for timeout, outwait, outlasted in [(0.2, 1.0, 0.2), (0.2, 0.1, None), (None, 1.0, None)]:
+        with tcp_pair() as (a, b):
+            reader = WatchedSocket(b)
+            reader.settimeout(timeout)
+            pieces = [b"one", b"two"]
+            sender = in_background(functools.partial(send_in_step, silence=(1, 0.05),
+                                                     outwait=outwait), a, pieces, reader,
+                                   delay=0)
+            got, errors = [], []
+            while True:  # a reader that goes on after a timeout
+                try:
+                    chunk = reader.recv(10)
+                except TimeoutError:
+                    errors.append("timed out")
+                    continue
+                if not chunk:
+                    break
+                got.append(chunk)
+            sender.join(5)
+        assert got == pieces and reader.outlasted == outlasted
+        assert errors == (["timed out"] if outlasted else [])
+
+
+def test_a_silence_ends_when_the_reader_is_released():
+    with tcp_pair() as (a, b):
+        reader = WatchedSocket(b)
+        reader.settimeout(2.0)
+        reader.release()  # the learner's call is over: nothing to outlast
+        start = time.monotonic()
+        stay_silent(reader, 0.0, outwait=3.0)
+        assert time.monotonic() - start < 1.0 and reader.outlasted is None

@@ -349,6 +349,18 @@ def test_ask_rejects_a_single_recv():
     assert_not_yet("06-ask", ask, "read until recv() returns b''")
 
 
+def test_ask_check_gives_socket_its_own_methods_back():
+    # while 06-ask runs, socket.socket's shutdown, recv and recv_into are wrapped to see
+    # what the learner's code does; afterwards they are the real ones again
+    def ask(address, request):
+        with socket.create_connection(address, timeout=2) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+            raise RuntimeError("gave up")
+
+    assert_not_yet("06-ask", ask, "sock.shutdown(socket.SHUT_RDWR), which ends reading too")
+    assert not {"shutdown", "recv", "recv_into"} & set(socket.socket.__dict__)
+
+
 def test_states_leaves_out_other_connections_to_a_port_of_the_same_number():
     # On a shared machine another program's connection to a port with the same number can
     # still sit in TIME_WAIT when lesson 06's listener gets that number: not ours.

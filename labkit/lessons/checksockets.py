@@ -15,7 +15,9 @@ Each check plays the worst legal peer, the same way on every run:
   timeouts, flags). :func:`send_in_step` sends the next piece only when the learner
   waits in ``recv`` with nothing left to read, so each ``recv`` returns exactly one
   piece, and cut characters or half headers reach the learner's code on every run,
-  however busy the machine is.
+  however busy the machine is. Its silence half-way outlasts a short timeout that the
+  learner's code gave the socket: it ends only once that ``recv`` has timed out, so a
+  timeout taken for the end of the stream is caught on every run, on a slow machine too.
 - A loop that would never end (``recv`` after ``b''`` for ever, ``send`` a byte at a
   time) is stopped by the socket itself with :class:`Stopped`, and named.
 """
@@ -29,7 +31,8 @@ import threading
 import time
 
 __all__ = ["PAUSE", "SPIN", "WAITALL", "MOST_TAKEN", "MOST_CALLS", "Stopped", "WatchedSocket",
-           "send_in_step", "SendOnly", "cut", "in_background", "spin_message"]
+           "send_in_step", "stay_silent", "SendOnly", "cut", "in_background",
+           "spin_message"]
 
 PAUSE = 0.02  # between pieces when the learner's reads cannot be watched (makefile, ...)
 SPIN = 1000  # recv() calls after b'' before the check stops a loop that never ends
@@ -90,6 +93,10 @@ class WatchedSocket:
         self._sock = sock
         self.calls = self.taken = self.timeouts = self.flags = 0
         self.eof = False  # a recv returned b'': the peer has closed its side
+        self.timed_out = False  # the latest recv call timed out
+        self.would_block = 0  # recv calls that raised BlockingIOError (non-blocking mode)
+        self.shutdowns: list[int] = []  # what the learner gave shutdown()
+        self.outlasted = None  # the timeout (s) that a silence of the peer outlasted
         self.last = (0, 0)  # (bytes asked for, bytes returned) by the latest recv
         self.timeouts_set: list = []  # what the learner gave settimeout()
         self.watched = True
@@ -120,10 +127,15 @@ class WatchedSocket:
             self.in_step = False  # a blocking MSG_WAITALL waits for many pieces: just pause
         if not self.in_step or not _readable(self._sock):
             self._waiting.set()  # the sender may send the next piece now
+        self.timed_out = False
         try:
             result = method(*args)
         except socket.timeout:
             self.timeouts += 1
+            self.timed_out = True
+            raise
+        except BlockingIOError:
+            self.would_block += 1
             raise
         size = result if isinstance(result, int) else len(result)
         if not flags & socket.MSG_PEEK:
@@ -140,6 +152,10 @@ class WatchedSocket:
     def setblocking(self, flag) -> None:
         self.timeouts_set.append(None if flag else 0.0)
         self._sock.setblocking(flag)
+
+    def shutdown(self, how) -> None:
+        self.shutdowns.append(how)
+        self._sock.shutdown(how)
 
     def __getattr__(self, name):
         if name in self._UNWATCHED:
@@ -170,22 +186,54 @@ class WatchedSocket:
         self._waiting.set()
 
 
-def send_in_step(sock, pieces, reader: WatchedSocket, *, silence=(0, 0.0), close=False):
+def send_in_step(sock, pieces, reader: WatchedSocket, *, silence=(0, 0.0), outwait=0.0,
+                 close=False):
     """Send each piece when *reader*'s learner waits for it, then end the stream.
 
     *silence* ``(i, seconds)``: stay silent that long before piece *i*, as a busy peer
-    may. The end is ``shutdown(SHUT_WR)``, or ``close()`` when *close* is true.
+    may; and longer, if the learner's socket has a timeout of at most *outwait* seconds,
+    until its ``recv`` has timed out (see :func:`stay_silent`). The end is
+    ``shutdown(SHUT_WR)``, or ``close()`` when *close* is true.
     """
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one piece, one segment
     for i, piece in enumerate(pieces):
         reader.wait_for_reader()
         if i == silence[0] and silence[1]:
-            time.sleep(silence[1])
+            stay_silent(reader, silence[1], outwait)
         sock.sendall(piece)
     if close:
         sock.close()
     else:
         sock.shutdown(socket.SHUT_WR)
+
+
+def stay_silent(reader: WatchedSocket, seconds: float, outwait: float = 0.0) -> None:
+    """Send nothing for *seconds*, the learner waiting in recv; and, when the learner's
+    socket has a timeout of at most *outwait* seconds, until that recv has timed out and
+    the learner has either called recv again or returned (then ``reader.outlasted`` is
+    that timeout).
+
+    Waiting for the timeout itself, not for a time, keeps the verdict the same on a slow
+    machine. Reads that are not watched (makefile) are outlasted by the clock.
+    """
+    start = time.monotonic()
+    timeout = reader._sock.gettimeout()
+    if timeout and timeout <= outwait:
+        if reader.in_step:
+            before = reader.timeouts
+            deadline = start + timeout + 2.0  # the timeout is due long before
+            while (reader.timeouts == before and not reader._released
+                   and time.monotonic() < deadline):
+                time.sleep(0.005)
+            if reader.timeouts > before:
+                reader.outlasted = timeout
+                reader.wait_for_reader()  # it reads again, or its call is over
+        else:
+            time.sleep(timeout + 0.5)
+            reader.outlasted = timeout
+    rest = seconds - (time.monotonic() - start)
+    if rest > 0:
+        time.sleep(rest)
 
 
 def spin_message(what: str, fix: str) -> str:
