@@ -62,12 +62,31 @@ def _warm_matplotlib_font_cache():
         pass
 
 
+LABKIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labkit")
+# the examples in these modules run Java or PHP
+NEEDS_RUNTIMES = {os.path.join(LABKIT, "langs.py"): {"labkit": {"requires": ["java", "php"]}}}
+
+
+def pytest_collect_file(file_path, parent):
+    """labkit's docstring examples are tests too (doctest), and only labkit's: the seed's
+    programs in notebooks/ would run if imported, and tests/ has no examples to run."""
+    if (file_path.suffix == ".py" and str(file_path).startswith(LABKIT + os.sep)
+            and not parent.config.option.doctestmodules):
+        from _pytest.doctest import DoctestModule
+
+        return DoctestModule.from_parent(parent, path=file_path)
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     reasons = {}  # one answer per notebook, not per cell
     for item in items:
         collector = item.parent
         nb = getattr(collector, "nb", None)  # only nbval's notebook collectors have .nb
         if nb is None:
+            needs = NEEDS_RUNTIMES.get(str(getattr(item, "path", "")))
+            if needs and (reason := missing_runtimes_reason(needs)):
+                item.stash[_missing_key] = reason
             continue
         if collector not in reasons:
             reasons[collector] = missing_runtimes_reason(nb.metadata)

@@ -46,6 +46,10 @@ def pair():
     """Both ends of one new TCP connection on 127.0.0.1: ``(listener, client, server_side)``.
 
     >>> listener, client, server_side = pair()
+    >>> client.getpeername() == server_side.getsockname() == listener.getsockname()
+    True
+    >>> for end in (client, server_side, listener):
+    ...     end.close()
     """
     listener = socket.create_server(("127.0.0.1", 0))
     client = socket.create_connection(listener.getsockname(), timeout=5)
@@ -58,8 +62,11 @@ def pair():
 def states(port: int) -> list[tuple[str, str]]:
     """The state of each end of this kernel's connections to *port*, from the system's table.
 
+    >>> listener, client, server_side = pair()
     >>> states(listener.getsockname()[1])
     [('client', 'ESTABLISHED'), ('server', 'ESTABLISHED'), ('server', 'LISTEN')]
+    >>> for end in (client, server_side, listener):
+    ...     end.close()
 
     Only our own connections count: the listener, and connections whose client end
     pair() made or this kernel still holds. On a shared machine the table also holds
