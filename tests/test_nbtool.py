@@ -613,3 +613,16 @@ def test_a_rerun_that_differs_only_in_ephemeral_ports_changes_nothing(tmp_path, 
     assert nbtool.run([path]) == 0
     assert path.read_text(encoding="utf-8") == first
     assert "unchanged notebooks/02-bind.ipynb" in capsys.readouterr().out
+
+
+def test_an_output_ignored_cell_must_assert_what_holds():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("rate = measure()\nrate", execution_count=1,
+                                  metadata={"tags": ["nbval-ignore-output"]}),
+        nbformat.v4.new_code_cell("rate = measure()\nassert rate > 0\nrate", execution_count=2,
+                                  metadata={"tags": ["nbval-ignore-output"]}),
+    ])
+    assert nbtool.run_problems(nb) == [
+        "cell 0 ('rate = measure()') is tagged nbval-ignore-output but asserts nothing: when "
+        "its output is not compared, the cell must assert what has to hold"]
+

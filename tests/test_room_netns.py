@@ -115,7 +115,7 @@ class Proc:
         self._reader.join(timeout)
         return code
 
-    def interrupt(self, timeout: float = 5.0) -> int:
+    def interrupt(self, timeout: float = 20.0) -> int:  # generous: the suite may load the CPU
         self.proc.send_signal(signal.SIGINT)
         return self.finish(timeout)
 

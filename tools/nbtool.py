@@ -32,8 +32,9 @@ What "normalised" means (and what `fix` writes):
   README.md holds the same list between <!-- lessons:start --> and <!-- lessons:end -->;
 - JSON with a 1-space indent, sorted keys, non-ASCII kept as is, a trailing newline.
 
-`check` also reports code cells that never ran (a stripped notebook) and error outputs
-in cells not tagged `raises-exception`, and keeps every notebook a slide deck (RISE, the
+`check` also reports code cells that never ran (a stripped notebook), error outputs
+in cells not tagged `raises-exception`, and cells tagged `nbval-ignore-output` that assert
+nothing (an output nobody compares must be checked by the cell itself), and keeps every notebook a slide deck (RISE, the
 jupyterlab-rise extension, reads each cell's `metadata.slideshow.slide_type`):
 - every slide_type is one of slide, subslide, fragment, skip, notes or "-" (continue the
   slide), and the notebook has slide metadata at all;
@@ -73,6 +74,7 @@ NOTEBOOK_GLOB = "[0-9][0-9]-*.ipynb"
 CELL_TIMEOUT = 60  # seconds, as for nbval in CI
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 NAV_TAG, LESSONS_TAG, RAISES_TAG = "nav", "lessons", "raises-exception"
+IGNORE_TAG = "nbval-ignore-output"  # nbval does not compare the cell's output
 README_START, README_END = "<!-- lessons:start -->", "<!-- lessons:end -->"
 FIX_HINT = "run: python tools/nbtool.py fix"
 RUN_HINT = "run: python tools/nbtool.py run"
@@ -346,6 +348,9 @@ def run_problems(nb):
             found.append(f"{where} has not been run ({RUN_HINT})")
         if any(o.output_type == "error" for o in cell.outputs) and RAISES_TAG not in tags_of(cell):
             found.append(f"{where} shows an error but is not tagged {RAISES_TAG}")
+        if IGNORE_TAG in tags_of(cell) and not re.search(r"^\s*assert\b", cell.source, re.M):
+            found.append(f"{where} is tagged {IGNORE_TAG} but asserts nothing: when its "
+                         f"output is not compared, the cell must assert what has to hold")
     return found
 
 

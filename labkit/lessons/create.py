@@ -281,6 +281,7 @@ def unclosed_warnings(fn, *args, **kwargs):
     which keeps every socket of the learner's referenced (and finds leaks with
     ``left_open()`` instead).
     """
+    gc.collect()  # what was garbage before the call is not the call's doing
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         result = fn(*args, **kwargs)
