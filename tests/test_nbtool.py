@@ -53,7 +53,7 @@ def md(source, kind="-", **metadata):
     return new_markdown_cell(source, metadata=slide(kind, **metadata))
 
 
-NOTES = "**Speaker notes.**\n- About 20 min."
+NOTES = nbtool.NOTES_MARKER + "\n- About 20 min."
 
 
 def deck_tail():
@@ -443,10 +443,10 @@ def test_questions_things_to_try_and_sidebars_may_be_slides_too():
              "must be skip, not '-' (run: python tools/nbtool.py fix)"),
     (5, "sub-slide", "cell 5 ('listen(1)'): slide_type 'sub-slide' is not one of slide, "
                      "subslide, fragment, skip, notes, -"),
-    (2, "-", "cell 2 ('**Speaker notes.**') begins with **Speaker notes.** but its slide_type "
-             "is '-', not notes: it would show on the slide"),
-    (6, "notes", "cell 6 ('Later, more:') is speaker notes but does not begin with "
-                 "**Speaker notes.**, which tells a reader of the notebook what the cell is"),
+    (2, "-", f"cell 2 ({nbtool.excerpt(NOTES)}) begins with {nbtool.NOTES_MARKER} but its "
+             "slide_type is '-', not notes: it would show on the slide"),
+    (6, "notes", f"cell 6 ('Later, more:') is speaker notes but does not begin with "
+                 f"{nbtool.NOTES_MARKER}, which tells a reader of the notebook what the cell is"),
     (5, "notes", "cell 5 ('listen(1)') is speaker notes but a code cell: notes are markdown"),
 ])
 def test_each_slide_fault_is_named(index, kind, message):
@@ -499,7 +499,7 @@ def test_a_deck_needs_speaker_notes_and_three_slides():
     nb.cells = [c for c in nb.cells if nbtool.slide_type_of(c) != "notes"]
     assert nbtool.slide_problems(nb) == [
         "no speaker notes: add a markdown cell of slide_type notes beginning with "
-        "**Speaker notes.** (what to demo, how long, where learners stumble)"]
+        f"{nbtool.NOTES_MARKER} (what to demo, how long, where learners stumble)"]
     small = new_notebook(cells=[md("# 01 · A\n\nIntro.", "slide"), md(NOTES, "notes"),
                                 md("## Summary\n\n- Done.", "slide")])
     assert nbtool.slide_problems(small) == [

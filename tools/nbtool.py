@@ -46,8 +46,8 @@ jupyterlab-rise extension, reads each cell's `metadata.slideshow.slide_type`):
 - each exercise starts a slide or subslide of its own: the markdown cell just before the
   code cell that calls `labkit.exercise(` (speaker notes passed over; that code cell
   itself if the cell before is code);
-- speaker notes are markdown cells of type `notes` that begin with "**Speaker notes.**",
-  and a cell that begins so is of type `notes`; every notebook has at least one, and at
+- speaker notes are markdown cells of type `notes` that begin with NOTES_MARKER (which
+  tells a learner working alone to skip them), and a cell that begins so is of type `notes`; every notebook has at least one, and at
   least three slides.
 Importable: normalise(nb), problems(path), slide_problems(nb), check(root).
 """
@@ -81,7 +81,7 @@ RUN_HINT = "run: python tools/nbtool.py run"
 SANITIZE_FILE = "tests/nbval-sanitize.cfg"  # the rules nbval applies before comparing
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 STARTS = ("slide", "subslide")  # the types that begin a new slide
-NOTES_MARKER = "**Speaker notes.**"  # how a notes cell announces itself in the notebook
+NOTES_MARKER = "**Speaker notes** (for whoever teaches this lesson; learning on your own, skip this cell)."  # how a notes cell announces itself, to a learner too
 MIN_SLIDES, MIN_NOTES = 3, 1
 OPTIONAL_SUBSLIDES = ("Questions", "Things to try")  # may hang below the Summary
 SIDEBAR, END_SIDEBAR = "Sidebar:", "End sidebar"
