@@ -98,6 +98,17 @@ def _tcp_queues() -> dict[tuple[int, int], tuple[int, int]]:
     return queues
 
 
+def wait_delivered(sock, timeout: float = 10.0) -> None:
+    """Wait until everything sent on *sock* has reached its peer's socket on this host (our
+    send queue is empty: acknowledged). Under load, loopback may deliver bytes a moment
+    after sendall() has returned."""
+    mine, theirs = sock.getsockname()[1], sock.getpeername()[1]
+    deadline = time.monotonic() + timeout
+    while _tcp_queues().get((mine, theirs), (0, 0))[0]:
+        assert time.monotonic() < deadline, f"not delivered within {timeout:g} s"
+        time.sleep(0.005)
+
+
 def wait_read_by_peer(sock, timeout: float = 10.0) -> None:
     """Wait until everything sent on *sock* has reached its peer on this host and the peer's
     program has read it (its receive queue is empty): a piece is read on its own."""

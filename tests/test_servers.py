@@ -9,7 +9,7 @@ import pytest
 import labkit
 from labkit.servers import TCPServer
 from labkit.udp import UDPServer
-from support import Baseline, echo_roundtrip, read_all, reset
+from support import Baseline, echo_roundtrip, read_all, reset, wait_delivered
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -267,6 +267,7 @@ def test_wait_quiet_is_not_fooled_by_a_recv_that_has_taken_bytes_but_not_returne
             socket.create_connection(server.address, timeout=5) as client:
         assert server.wait_quiet(10)  # the handler is in its first recv
         client.sendall(b"hello\n")
+        wait_delivered(client)  # in the server's socket now (wait_quiet cannot see in-flight bytes)
         assert server.wait_quiet(10)
         assert "received" in server.events.kinds(1), server.events
         client.shutdown(socket.SHUT_WR)
