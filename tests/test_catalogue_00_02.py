@@ -1,6 +1,7 @@
 """Wrong answers a beginner writes for the exercises of lessons 00-02, and the exact
 "not yet" each gets; the shown solutions and other right answers pass."""
 
+import os
 import socket
 import sys
 
@@ -15,10 +16,18 @@ HINT = " ex.hint() gives a hint."
 
 
 def _free_port() -> int:
-    """A port number that is free now, as a learner would type one (say 50007)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port number a learner would type (say 20007), free now, and outside every system's
+    ephemeral range (Linux 32768-60999; macOS and Windows 49152-65535): a port the system
+    picks for another test's socket (port 0, or a client's end) can never take it between
+    now and the test, as it once did when this was a port the system had picked."""
+    for port in range(20000 + os.getpid() % 5000, 30000):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 30000")
 
 
 FIXED = _free_port()

@@ -158,9 +158,7 @@ def test_unclosed_warnings_records_without_printing(capfd):
 # -- 02 ----------------------------------------------------------------------
 
 def test_free_port_rejects_a_fixed_port():
-    with socket.socket() as probe:  # a number that is free now, as a learner would type one
-        probe.bind(("127.0.0.1", 0))
-        fixed = probe.getsockname()[1]
+    from test_catalogue_00_02 import FIXED as fixed  # free, and outside the ephemeral range
 
     def open_listener():
         s = socket.socket()
