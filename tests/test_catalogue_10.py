@@ -237,7 +237,8 @@ def tell(conn, data):
 
 # Leave threads behind for good (the message says so): not for the baseline fixture.
 _LEAVE_THREADS = {"a daemon writer that never stops", "the writer is never told to stop",
-                  "None only when chat_v2 returns (a vanished client)"}
+                  "None only when chat_v2 returns (a vanished client)",
+                  "tell without queue.Full"}  # its writer may outlive the check (seen in CI)
 
 
 def _after_lesson(source: str) -> str:
