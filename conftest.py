@@ -12,7 +12,7 @@ whichever paths pytest is given (`pytest notebooks/03-listen-accept.ipynb` inclu
   `"labkit": {"requires": ["java", "php"]}` is skipped, cell by cell, with the reason,
   where a runtime is missing. Under .ci/run the same cells fail instead (see
   tools/testpolicy.py): it installs every runtime, so a missing one there is a broken
-  setup, not a skip. Whether a runtime is usable is labkit.langs.find_runtime's answer
+  setup, not a skip. Whether a runtime is usable is labkit.programs.langs.find_runtime's answer
   (Java 11 or newer, PHP with sockets), the same one doctor and lesson 09 give.
 """
 
@@ -64,7 +64,7 @@ def _warm_matplotlib_font_cache():
 
 LABKIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labkit")
 # the examples in these modules run Java or PHP
-NEEDS_RUNTIMES = {os.path.join(LABKIT, "langs.py"): {"labkit": {"requires": ["java", "php"]}}}
+NEEDS_RUNTIMES = {os.path.join(LABKIT, "programs", "langs.py"): {"labkit": {"requires": ["java", "php"]}}}
 
 
 def pytest_collect_file(file_path, parent):
@@ -113,7 +113,7 @@ def missing_runtimes_reason(metadata):
 
 def runtime_problem(name):
     """Return what is wrong with runtime `name` (with how to install it), or None."""
-    from labkit.langs import find_runtime  # one detector: doctor and lesson 09 use it too
+    from labkit.programs.langs import find_runtime  # one detector: doctor and lesson 09 use it too
     from labkit.errors import RuntimeMissingError
 
     try:

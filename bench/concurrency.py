@@ -7,7 +7,7 @@ that none shares the interpreter lock with the load generator:
   every recv and send logged);
 - selectors: labkit's ``SelectServer`` (one thread, non-blocking sockets, only
   connections logged: ``log="connections"``);
-- asyncio:   the baseline, ``asyncio.start_server`` with ``labkit.echo_stream``
+- asyncio:   the baseline, ``asyncio.start_server`` with ``labkit.serving.echo_stream``
   run by ``asyncio.run``.
 
 ``labkit.measure_echo`` (in this process) connects CLIENTS clients and keeps
@@ -72,7 +72,7 @@ def _serve(kind: str) -> None:
 
 
 async def _serve_asyncio() -> None:
-    server = await asyncio.start_server(labkit.echo_stream, "127.0.0.1", 0, backlog=1024)
+    server = await asyncio.start_server(labkit.serving.echo_stream, "127.0.0.1", 0, backlog=1024)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"listening on {host}:{port}", flush=True)
     async with server:

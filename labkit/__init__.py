@@ -9,47 +9,76 @@ against real sockets, and runs the command line (``python -m labkit``).
     labkit.echo_client(server.address, "你好")      # '欢迎访问>>>>你好\\r\\n'
     server.log()                                    # what the server saw
     labkit.stop_all()
+
+The names here are the ones the lessons use. Everything else is importable
+from its subpackage (see the package map in CONTRIBUTING.md):
+
+- :mod:`labkit.wire`: framing, the lesson protocols, adversarial peers;
+- :mod:`labkit.serving`: servers, clients, relay, event log, load tests;
+- :mod:`labkit.seeing`: traces, the kernel's socket table, widgets;
+- :mod:`labkit.programs`: running Java, PHP and Python programs, ``doctor``;
+- :mod:`labkit.chat`, :mod:`labkit.classroom`: lesson 10's room, the instructor's room;
+- :mod:`labkit.exercises`: the checks; :mod:`labkit.course`: the lessons' helpers.
+
+Nothing is imported until it is first used: ``import labkit`` is quick, and a name
+is looked up in its module at each use.
 """
 
-from . import (
-    aioserver, causal, chat, clients, conformance, console, errors, events, exercises, figures,
-    framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
-    protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
-    addresses, room,  # the instructor's room
-)
-# the public names of every module (internal modules such as causal and seqdiagram export none)
-from .addresses import *  # noqa: F403
-from .aioserver import *  # noqa: F403
-from .chat import *  # noqa: F403
-from .clients import *  # noqa: F403
-from .conformance import *  # noqa: F403
-from .console import *  # noqa: F403
-from .errors import *  # noqa: F403
-from .events import *  # noqa: F403
-from .exercises import *  # noqa: F403
-from .framing import *  # noqa: F403
-from .kernelview import *  # noqa: F403
-from .langs import *  # noqa: F403
-from .loadgen import *  # noqa: F403
-from .peers import *  # noqa: F403
-from .preflight import *  # noqa: F403
-from .programs import *  # noqa: F403
-from .protocols import *  # noqa: F403
-from .relay import *  # noqa: F403
-from .room import *  # noqa: F403
-from .selectserver import *  # noqa: F403
-from .servers import *  # noqa: F403
-from .tracesteps import *  # noqa: F403
-from .tracing import *  # noqa: F403
-from .udp import *  # noqa: F403
-from .widgets import *  # noqa: F403
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-_MODULES = (
-    aioserver, causal, chat, clients, conformance, console, errors, events, exercises, figures,
-    framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
-    protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
-    addresses, room,  # the instructor's room
-)
-__all__ = [name for module in _MODULES for name in module.__all__]
+# name -> the module that defines it
+_WHERE = {
+    # serving: servers in threads, and clients
+    "serve": "serving.servers", "running": "serving.servers", "stop_all": "serving.servers",
+    "TCPServer": "serving.servers", "serve_udp": "serving.udp", "serve_select": "serving.selectserver",
+    "SelectServer": "serving.selectserver", "serve_relay": "serving.relay",
+    "connect": "serving.clients", "recv_until_eof": "serving.clients",
+    "echo_client": "serving.clients", "greeting_client": "serving.clients",
+    "clock_client": "serving.clients",
+    "measure_echo": "serving.loadgen", "sweep_echo": "serving.loadgen",
+    "load_table": "serving.loadgen", "queue_table": "serving.loadgen", "plot_load": "serving.loadgen",
+    # wire: protocols and framing
+    "echo": "wire.protocols", "greeting": "wire.protocols", "clock": "wire.protocols",
+    "recv_exactly": "wire.framing", "encode_line": "wire.framing", "LineDecoder": "wire.framing",
+    "TooLong": "wire.framing", "TextDecoder": "wire.framing", "encode_frame": "wire.framing",
+    "recv_frame": "wire.framing", "send_frame": "wire.framing", "encode_utf": "wire.framing",
+    "write_utf": "wire.framing", "read_utf": "wire.framing", "UtfDecoder": "wire.framing",
+    "encode_modified_utf8": "wire.framing", "decode_modified_utf8": "wire.framing",
+    "AdversarialPeer": "wire.peers",
+    # seeing
+    "trace": "seeing.tracing", "net_connections": "seeing.kernelview",
+    "socket_snapshot": "seeing.kernelview", "Timeline": "seeing.kernelview",
+    "RecvSizeExplorer": "seeing.widgets", "Console": "seeing.console",
+    # programs
+    "start_program": "programs.runner", "program_path": "programs.runner", "doctor": "programs.preflight",
+    # chat and the room
+    "ChatRoom": "chat.room", "check_chat_server": "chat.conformance", "chat_panel": "chat.panel",
+    "serve_room": "classroom.room",
+    # exercises
+    "exercise": "exercises",
+    # errors a lesson catches
+    "LabkitError": "errors", "LabTimeoutError": "errors", "PeerClosedError": "errors",
+    "NotListeningError": "errors",
+}
+_SUBPACKAGES = ("wire", "serving", "seeing", "programs", "chat", "classroom", "exercises", "course",
+                "errors")
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    """A name of the face, looked up in its module each time (so a check that watches a
+    function in its module sees calls made as ``labkit.name`` too); or a subpackage."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"labkit.{_WHERE[name]}"), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"labkit.{name}")
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_SUBPACKAGES, "__version__"])

@@ -20,11 +20,12 @@ import socket
 import sys
 import threading
 
-from . import clients, protocols
-from .preflight import doctor
-from .errors import LabkitError
-from .addresses import _join_lines, _network_warning
-from .servers import TCPServer
+from labkit.serving import clients
+from labkit.classroom import handlers
+from labkit.programs.preflight import doctor
+from labkit.errors import LabkitError
+from labkit.classroom.addresses import join_lines, network_warning
+from labkit.serving.servers import TCPServer
 
 
 def _port(text: str) -> int:
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve a lesson protocol until Ctrl-C",
                            description="Serve a lesson protocol until SIGINT or SIGTERM.")
-    serve.add_argument("protocol", choices=protocols.PROTOCOLS)
+    serve.add_argument("protocol", choices=handlers.PROTOCOLS)
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; 0.0.0.0 serves the whole network)")
     serve.add_argument("--port", type=_port, default=0, help="port (default 0: any free port)")
@@ -76,19 +77,19 @@ def cmd_serve(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
         if sig is not None:
             signal.signal(sig, lambda *_: stop.set())
-    handler = protocols.handler_for(args.protocol)
+    handler = handlers.handler_for(args.protocol)
     try:
         server = TCPServer(handler, host=args.host, port=args.port,
                            timeout=args.timeout, name=args.protocol)
     except (LabkitError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    warning = _network_warning(args.host)
+    warning = network_warning(args.host)
     if warning:
         print(warning, file=sys.stderr, flush=True)
     print(f"listening on {server.host}:{server.port}", flush=True)  # first line: a contract
     if warning:  # where the room joins: the same lines as a notebook's serve_room shows
-        print("\n".join(_join_lines(server.port, args.host)), flush=True)
+        print("\n".join(join_lines(server.port, args.host)), flush=True)
     seen = 0
     try:
         while not stop.wait(0.1):
@@ -229,7 +230,7 @@ def cmd_client(args) -> int:
 
 def cmd_doctor(args) -> int:
     if args.need:  # the rule lesson 09 and the tests use, for scripts such as .ci/run
-        from .preflight import runtime_check
+        from labkit.programs.preflight import runtime_check
 
         checks = [runtime_check(name) for name in args.need]
         print("\n".join(map(str, checks)))

@@ -91,7 +91,7 @@ class FramingError(LabkitError, ValueError):
 class FrameTooLargeError(FramingError):
     """A frame or line is longer than the maximum allowed.
 
-    >>> from labkit import FrameDecoder
+    >>> from labkit.wire import FrameDecoder
     >>> FrameDecoder(header=1, max_size=10).feed(b"\\xffhello")
     Traceback (most recent call last):
     labkit.errors.FrameTooLargeError: frame announces 255 bytes, the maximum is 10
@@ -107,7 +107,7 @@ class RuntimeMissingError(LabkitError, FileNotFoundError):
     ...     print(exc)
     php was not found on PATH
 
-    ``labkit.find_runtime`` raises it with the command that installs what is missing.
+    ``labkit.programs.find_runtime`` raises it with the command that installs what is missing.
     """
 
 

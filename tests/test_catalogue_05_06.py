@@ -21,9 +21,9 @@ import pytest
 
 import labkit
 from catalogue import Wrong, assert_correct, assert_not_yet
-from labkit.lessons.checksockets import (SPIN, SendOnly, Stopped, WatchedSocket, cut,
+from labkit.exercises.checksockets import (SPIN, SendOnly, Stopped, WatchedSocket, cut,
                                          in_background, send_in_step, stay_silent)
-from labkit.lessons.connect import tcp_pair
+from labkit.exercises.connect import tcp_pair
 
 pytestmark = pytest.mark.timeout(60)
 

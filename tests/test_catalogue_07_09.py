@@ -901,7 +901,7 @@ def test_a_right_answer_passes(exercise, source):
 
 def test_the_clients_of_07_speak_in_every_order_the_issue_names():
     import random
-    from labkit.lessons import manyclients
+    from labkit.exercises import manyclients
 
     steps, leaver = manyclients.script(random.Random(manyclients.SEED))
     assert steps[0] == (2,)                                   # client 2 first

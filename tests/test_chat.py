@@ -12,7 +12,7 @@ import pytest
 
 import labkit
 from labkit import ChatRoom, TCPServer, check_chat_server
-from labkit.lessons import chat as chat_lesson
+from labkit.exercises import chat as chat_lesson
 from support import Baseline, assert_slow_member_dropped, recv_line
 
 pytestmark = pytest.mark.timeout(30)
@@ -155,9 +155,10 @@ def test_stop_with_clients_connected_is_quick(room):
 
 def test_public_names():
     assert labkit.ChatRoom is ChatRoom
-    assert isinstance(labkit.handler_for("chat"), ChatRoom)
-    assert labkit.handler_for("chat") is not labkit.handler_for("chat")
-    assert {"ChatRoom", "ChatPanel", "chat_panel", "check_chat_server"} <= set(labkit.__all__)
+    assert isinstance(labkit.classroom.handler_for("chat"), ChatRoom)
+    assert labkit.classroom.handler_for("chat") is not labkit.classroom.handler_for("chat")
+    assert {"ChatRoom", "chat_panel", "check_chat_server"} <= set(labkit.__all__)
+    assert labkit.chat.ChatPanel is labkit.chat.panel.ChatPanel
 
 
 # -- the conformance check ----------------------------------------------------------------
@@ -167,7 +168,7 @@ def test_conformance_passes_labkit_chat(room):
     report = check_chat_server(room)
     assert report.status == "correct", report
     assert repr(report).splitlines()[0] == "chat conformance: ✅ every step passed"
-    assert [name for name, *_ in report.steps] == list(labkit.CHAT_STEPS)
+    assert [name for name, *_ in report.steps] == list(labkit.chat.CHAT_STEPS)
 
 
 def test_conformance_on_a_closed_port_is_not_attempted():

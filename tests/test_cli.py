@@ -78,7 +78,7 @@ def test_seed_client_talks_to_serve_echo():
 
 
 def test_serve_on_the_network_warns_and_prints_where_to_join():
-    from labkit import join_addresses
+    from labkit.classroom import join_addresses
 
     server = Serve("chat", "--host", "0.0.0.0")
     with server as (host, port):
@@ -170,7 +170,7 @@ def test_doctor_fails_when_an_essential_package_is_missing(tmp_path):
 
 
 def test_doctor_and_the_notebook_skip_agree_that_java_8_is_not_enough(tmp_path):
-    # one rule (labkit.langs.find_runtime) for doctor, the notebook skip and lesson 09: a
+    # one rule (labkit.programs.langs.find_runtime) for doctor, the notebook skip and lesson 09: a
     # Java 8 on the PATH is "found" by `command -v`, but lesson 09 needs 11 or newer
     fake = tmp_path / "bin"
     fake.mkdir()

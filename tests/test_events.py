@@ -2,7 +2,7 @@
 
 import pytest
 
-from labkit.events import EventLog, plural, preview
+from labkit.serving.events import EventLog, plural, preview
 
 pytestmark = pytest.mark.timeout(10)
 

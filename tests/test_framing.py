@@ -1,4 +1,4 @@
-"""Tests for labkit.framing: round trips through random splits, exact bytes, failure paths."""
+"""Tests for labkit.wire.framing: round trips through random splits, exact bytes, failure paths."""
 
 import socket
 import threading
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labkit.errors import FrameTooLargeError, FramingError, LabTimeoutError, PeerClosedError
-from labkit.framing import (
+from labkit.wire.framing import (
     FrameDecoder,
     LineDecoder,
     LineReader,
@@ -28,7 +28,7 @@ from labkit.framing import (
     send_frame,
     write_utf,
 )
-from labkit.peers import AdversarialPeer, rechunk, utf8_cuts
+from labkit.wire.peers import AdversarialPeer, rechunk, utf8_cuts
 
 pytestmark = pytest.mark.timeout(30)
 

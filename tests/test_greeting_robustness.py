@@ -13,7 +13,7 @@ import time
 import pytest
 
 import labkit
-from labkit.servers import TCPServer
+from labkit.serving.servers import TCPServer
 from support import read_all, reset, wait_closed
 
 pytestmark = pytest.mark.timeout(30)

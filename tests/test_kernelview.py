@@ -1,4 +1,4 @@
-"""labkit.kernelview: this process's sockets and their TCP states, named, in a stable order."""
+"""labkit.seeing.kernelview: this process's sockets and their TCP states, named, in a stable order."""
 
 import io
 import logging
@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 import labkit
-from labkit.kernelview import Snapshot, SocketRow, Timeline, snapshot
+from labkit.seeing.kernelview import Snapshot, SocketRow, Timeline, socket_snapshot
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -68,7 +68,7 @@ def test_a_new_timeline_does_not_claim_connections_it_never_saw(baseline):
         conn, _ = srv.accept()
         client.close()  # the client closes first: TIME_WAIT or FIN_WAIT2 stays behind
         conn.close()
-        assert snapshot("fresh", server=srv).states() == {"server (listening)": "LISTEN"}
+        assert socket_snapshot("fresh", server=srv).states() == {"server (listening)": "LISTEN"}
 
 
 def test_the_table_renders_as_text_html_and_a_grid(caplog):

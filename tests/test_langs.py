@@ -1,4 +1,4 @@
-"""labkit.langs and the seed's Java and PHP programs, talking to Python both ways.
+"""labkit.programs.langs and the seed's Java and PHP programs, talking to Python both ways.
 
 Java and PHP are installed in CI; elsewhere the tests that need them are skipped
 with the reason. The seed's servers are started on port 0 here (they print the
@@ -15,9 +15,9 @@ import sys
 import pytest
 
 import labkit
-from labkit import langs
+from labkit.programs import langs
 from labkit.errors import LabTimeoutError, ProgramExitedError, RuntimeMissingError
-from labkit.servers import TCPServer
+from labkit.serving.servers import TCPServer
 from support import read_all, wait_read_by_peer
 from testpolicy import strict
 
@@ -359,14 +359,14 @@ def test_the_write_utf_exercise_is_checked_against_java(clean):
 @pytest.mark.parametrize("answer, used", [
     (labkit.write_utf, "write_utf"), (wraps_labkits_write_utf, "write_utf"),
     (sends_labkits_encode_utf, "encode_utf"),
-    (lambda sock, text: labkit.framing.write_utf(sock, text), "write_utf"),
+    (lambda sock, text: labkit.wire.framing.write_utf(sock, text), "write_utf"),
 ])
 def test_the_write_utf_exercise_notices_labkits_own(clean, answer, used):
     verdict = labkit.exercise("09-write-utf").check(answer)
     assert not verdict and verdict.message.startswith(
         f"Write it yourself: your write_utf uses labkit.{used}, which does the whole job")
-    assert labkit.write_utf is labkit.framing.write_utf  # put back after the check
-    assert labkit.encode_utf is labkit.framing.encode_utf
+    assert labkit.write_utf is labkit.wire.framing.write_utf  # put back after the check
+    assert labkit.encode_utf is labkit.wire.framing.encode_utf
 
 
 @needs_java
@@ -401,19 +401,19 @@ def test_the_read_utf_exercise_is_checked_against_java(clean):
 
 
 @pytest.mark.parametrize("answer", [
-    labkit.read_utf, lambda sock: labkit.read_utf(sock), lambda sock: labkit.framing.read_utf(sock),
+    labkit.read_utf, lambda sock: labkit.read_utf(sock), lambda sock: labkit.wire.framing.read_utf(sock),
 ])
 def test_the_read_utf_exercise_notices_labkits_own(clean, monkeypatch, answer):
-    from labkit.lessons import languages
+    from labkit.exercises import languages
     monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
     verdict = labkit.exercise("09-read-utf").check(answer)
     assert not verdict and verdict.message.startswith(
         "Write it yourself: your read_utf uses labkit.read_utf, which does the whole job")
-    assert labkit.read_utf is labkit.framing.read_utf
+    assert labkit.read_utf is labkit.wire.framing.read_utf
 
 
 def test_the_exercises_fall_back_to_labkit_without_java(clean, monkeypatch):
-    from labkit.lessons import languages
+    from labkit.exercises import languages
     monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
     verdict = labkit.exercise("09-write-utf").check(my_write_utf)
     assert verdict and "labkit's greeting server, not Java (java was not found)" in verdict.message
@@ -431,7 +431,7 @@ def test_the_exercises_fall_back_to_labkit_without_java(clean, monkeypatch):
 
 
 def test_the_solutions_shown_pass(clean, monkeypatch):
-    from labkit.lessons import languages
+    from labkit.exercises import languages
     monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
     for name, fn in (("09-write-utf", "write_utf"), ("09-read-utf", "read_utf")):
         ex = labkit.exercise(name)

@@ -8,7 +8,9 @@ import time
 import pytest
 
 import labkit
-from labkit.lessons import bind, create, listen
+from labkit.exercises import bind, create, listen
+from labkit.errors import ProgramExitedError
+from labkit.programs import start_program
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -447,14 +449,15 @@ def test_start_program_reads_the_first_line_and_times_out(tmp_path):
     script = tmp_path / "hello.py"
     script.write_text("print('你好', flush=True)\nimport time; time.sleep(0.2)\n",
                       encoding="utf-8")
-    proc, line = listen.start_program([sys.executable, str(script)])
+    proc = start_program([sys.executable, str(script)], ready=True, timeout=5)
+    line = proc.ready_line
     assert line == "你好"
     assert proc.wait(timeout=5) == 0
     assert proc.communicate() == ("", "")  # the first line was read: nothing more came
     silent = tmp_path / "silent.py"
     silent.write_text("import time; time.sleep(30)\n")
     with pytest.raises(TimeoutError):
-        listen.start_program([sys.executable, str(silent)], timeout=0.3)
+        start_program([sys.executable, str(silent)], ready=True, timeout=0.3)
 
 
 def test_start_program_times_out_on_half_a_line(tmp_path):
@@ -464,14 +467,15 @@ def test_start_program_times_out_on_half_a_line(tmp_path):
     script.write_text("import sys, time\nsys.stdout.write('no newline'); sys.stdout.flush()\n"
                       "time.sleep(30)\n", encoding="utf-8")
     with pytest.raises(TimeoutError, match="no whole line"):  # the bounded wait, not readline()
-        listen.start_program([sys.executable, str(script)], timeout=0.5)
+        start_program([sys.executable, str(script)], ready=True, timeout=0.5)
 
 
 def test_seed_server_reports_the_port_the_system_picked():
     import sys
     from pathlib import Path
     server = Path(__file__).parent.parent / "notebooks" / "programs" / "server.py"
-    proc, line = listen.start_program([sys.executable, str(server), "0"])
+    proc = start_program([sys.executable, str(server), "0"], ready=True, timeout=5)
+    line = proc.ready_line
     try:
         port = int(line.rsplit(":", 1)[1])
         assert line.startswith("服务器已启动,等待连接>>> 127.0.0.1:") and port > 0
@@ -488,8 +492,8 @@ def test_start_program_shows_stderr_of_a_program_that_exits_first(tmp_path):
     import sys
     script = tmp_path / "fails.py"
     script.write_text("import sys; sys.exit('没有端口')\n", encoding="utf-8")
-    with pytest.raises(listen.ProgramExitedError, match="exit code 1") as info:
-        listen.start_program([sys.executable, str(script)])
+    with pytest.raises(ProgramExitedError, match="exit code 1") as info:
+        start_program([sys.executable, str(script)], ready=True, timeout=5)
     assert "没有端口" in str(info.value)
     assert info.value.returncode == 1
 
@@ -500,8 +504,8 @@ def test_start_program_names_a_port_in_use():
     server = Path(__file__).parent.parent / "notebooks" / "programs" / "server.py"
     with listen.make_listener() as busy:
         port = str(busy.getsockname()[1])
-        with pytest.raises(listen.ProgramExitedError, match="Address already in use") as info:
-            listen.start_program([sys.executable, str(server), port])
+        with pytest.raises(ProgramExitedError, match="Address already in use") as info:
+            start_program([sys.executable, str(server), port], ready=True, timeout=5)
     assert "Another program still listens on that port" in str(info.value)
 
 
@@ -509,8 +513,9 @@ def test_start_program_ends_the_copy_started_before(tmp_path):
     import sys
     script = tmp_path / "waits.py"
     script.write_text("print('ready', flush=True)\nimport time; time.sleep(30)\n")
-    first, _ = listen.start_program([sys.executable, str(script)])
-    second, line = listen.start_program([sys.executable, str(script)])
+    first = start_program([sys.executable, str(script)], ready=True, timeout=5)
+    second = start_program([sys.executable, str(script)], ready=True, timeout=5)
+    line = second.ready_line
     try:
         assert line == "ready"
         assert first.poll() is not None and not first.running

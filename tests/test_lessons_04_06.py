@@ -258,13 +258,13 @@ def test_recv_exactly_rejects_calling_labkits_own_in_every_spelling():
         return labkit.recv_exactly(sock, n)
 
     def via_module(sock, n):
-        return labkit.framing.recv_exactly(sock, n, timeout=2)
+        return labkit.wire.framing.recv_exactly(sock, n, timeout=2)
 
     for answer in (original, namespace["imported"], via_package, via_module):
         assert_not_yet("05-recv-exactly", answer, "calls labkit.recv_exactly",
                        "write the loop yourself")
     # the check puts labkit's own function back, and it still works for everyone else
-    assert labkit.recv_exactly is original and labkit.framing.recv_exactly is original
+    assert labkit.recv_exactly is original and labkit.wire.framing.recv_exactly is original
 
 
 def test_read_lines_rejects_decoding_each_chunk():
@@ -364,7 +364,7 @@ def test_ask_check_gives_socket_its_own_methods_back():
 def test_states_leaves_out_other_connections_to_a_port_of_the_same_number():
     # On a shared machine another program's connection to a port with the same number can
     # still sit in TIME_WAIT when lesson 06's listener gets that number: not ours.
-    from labkit.lessons.close import pair, states
+    from labkit.course.close import pair, states
     old = socket.create_server(("127.0.0.1", 0))
     port = old.getsockname()[1]
     stranger = socket.create_connection(("127.0.0.1", port), timeout=5)

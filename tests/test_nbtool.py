@@ -197,7 +197,7 @@ def test_title_comes_from_the_h1(heading, title):
 @pytest.mark.parametrize("intro, sentence", [
     ("We build a server. Then a client.", "We build a server."),
     ("In [02 Bind](02-bind.ipynb) we bound\na socket! Now we listen.", "In 02 Bind we bound a socket!"),
-    ("Sockets use `socket.socket()` and labkit.servers. Done.", "Sockets use `socket.socket()` and labkit.servers."),
+    ("Sockets use `socket.socket()` and labkit.serving.servers. Done.", "Sockets use `socket.socket()` and labkit.serving.servers."),
     ("套接字是通信的端点。我们来试试。", "套接字是通信的端点。"),
     ("No full stop at all", "No full stop at all"),
 ])

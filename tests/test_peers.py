@@ -1,4 +1,4 @@
-"""Tests for labkit.peers: rechunk keeps the stream, the peer sends seeded pieces."""
+"""Tests for labkit.wire.peers: rechunk keeps the stream, the peer sends seeded pieces."""
 
 import random
 import socket
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labkit.framing import recv_exactly
-from labkit.peers import AdversarialPeer, rechunk, utf8_cuts
+from labkit.wire.framing import recv_exactly
+from labkit.wire.peers import AdversarialPeer, rechunk, utf8_cuts
 
 pytestmark = pytest.mark.timeout(30)
 

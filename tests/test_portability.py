@@ -26,7 +26,9 @@ import psutil
 import pytest
 
 import labkit
-from labkit import ChatRoom, TCPServer, kernelview, servers
+from labkit import ChatRoom, TCPServer
+from labkit.seeing import kernelview
+from labkit.serving import servers
 from labkit import __main__ as cli
 from support import assert_slow_member_dropped, read_until, recv_line
 
@@ -360,7 +362,7 @@ def test_where_the_scan_is_allowed_nothing_is_said(baseline, capsys):
         conns = kernelview.net_connections("tcp")
         assert [c.status for c in conns if c.laddr.port == port] == ["LISTEN"]
         assert capsys.readouterr().out == ""
-        snap = kernelview.snapshot("here", listener=srv)
+        snap = kernelview.socket_snapshot("here", listener=srv)
         assert snap.note is None
         assert snap.text() == ("here:\n  socket                state   local            remote  held by\n"
                                f"  listener (listening)  LISTEN  127.0.0.1:{port}  -       this process")
@@ -424,7 +426,7 @@ def test_windows_address_in_use_is_recognised():
 def test_who_may_bind_ports_below_1024_elsewhere(monkeypatch, platform, expected):
     # lesson 02 asserts its port-80 outcome against this rule; as a non-root user
     # (root may bind them everywhere, so geteuid is made to say "not root")
-    from labkit.lessons import bind
+    from labkit.course import bind
     monkeypatch.setattr(bind.sys, "platform", platform)
     monkeypatch.setattr(bind.os, "geteuid", lambda: 1000, raising=False)
     assert bind.may_bind_low_ports() is expected

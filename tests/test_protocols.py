@@ -8,7 +8,7 @@ import struct
 import pytest
 
 import labkit
-from labkit.servers import TCPServer
+from labkit.serving.servers import TCPServer
 from support import echo_roundtrip, read_all
 
 pytestmark = pytest.mark.timeout(30)
@@ -127,10 +127,10 @@ def test_clock_ignores_a_client_that_writes_after_the_close(baseline):
 
 
 def test_handler_for_knows_every_protocol():
-    assert [labkit.handler_for(n) is not None for n in labkit.PROTOCOLS] == [True] * 4
-    assert labkit.handler_for("chat") is not labkit.handler_for("chat")  # one room each
+    assert [labkit.classroom.handler_for(n) is not None for n in labkit.classroom.PROTOCOLS] == [True] * 4
+    assert labkit.classroom.handler_for("chat") is not labkit.classroom.handler_for("chat")  # one room each
     with pytest.raises(ValueError, match="unknown protocol 'http'"):
-        labkit.handler_for("http")
+        labkit.classroom.handler_for("http")
 
 
 def test_connect_names_the_fix_when_nothing_listens():

@@ -1,4 +1,4 @@
-"""labkit.relay: exact datagrams, deterministic loss and reordering, cleanup."""
+"""labkit.serving.relay: exact datagrams, deterministic loss and reordering, cleanup."""
 
 import socket
 import time
@@ -6,8 +6,8 @@ import time
 import pytest
 
 import labkit
-from labkit.relay import Relay
-from labkit.udp import UDPServer
+from labkit.serving.relay import Relay
+from labkit.serving.udp import UDPServer
 
 pytestmark = pytest.mark.timeout(30)
 

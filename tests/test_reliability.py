@@ -22,7 +22,8 @@ import weakref
 import pytest
 
 import labkit
-from labkit import TCPServer, encode_utf, handler_for, read_utf
+from labkit import TCPServer, encode_utf, read_utf
+from labkit.classroom import handler_for
 from support import Baseline
 
 pytestmark = pytest.mark.timeout(30)

@@ -1,4 +1,4 @@
-"""labkit.room: serving a lesson protocol to the class from a notebook, and grading a
+"""labkit.classroom.room: serving a lesson protocol to the class from a notebook, and grading a
 classmate's server at an address that is not loopback (tests/test_room_netns.py does the
 same across network namespaces)."""
 
@@ -14,8 +14,9 @@ import psutil
 import pytest
 
 import labkit
-from labkit import addresses, room as roommod
-from labkit.addresses import JoinAddress, join_addresses
+from labkit.classroom import addresses
+from labkit.classroom import room as roommod
+from labkit.classroom.addresses import JoinAddress, join_addresses
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -76,7 +77,7 @@ def test_no_network_address_is_said(monkeypatch):
     monkeypatch.setattr(psutil, "net_if_addrs", lambda: {"lo": [_nic(socket.AF_INET, "127.0.0.1")]})
     monkeypatch.setattr(psutil, "net_if_stats", lambda: {})
     assert join_addresses(7000) == []
-    assert addresses._join_lines(7000, "0.0.0.0") == [
+    assert addresses.join_lines(7000, "0.0.0.0") == [
         "join at: no network address found on this machine - is it connected to the network?"]
 
 
@@ -191,7 +192,7 @@ def test_rerunning_the_cell_replaces_the_room_and_stop_all_ends_it(baseline):
 
 def test_close_widgets_closes_a_room(baseline):
     room = labkit.serve_room("clock")
-    assert labkit.close_widgets() >= 1
+    assert labkit.seeing.close_widgets() >= 1
     assert not room.running
 
 
@@ -199,11 +200,11 @@ def test_serving_the_room_says_so_with_the_cli_wording(baseline):
     room = labkit.serve_room("chat", host="0.0.0.0")
     assert room.warning == ("warning: listening on 0.0.0.0: reachable from other machines on "
                             "the network; press stop (or run room.stop()) when the demo is over")
-    assert addresses._network_warning("0.0.0.0") == room.warning.replace(
+    assert addresses.network_warning("0.0.0.0") == room.warning.replace(
         roommod.ROOM_STOP, "stop with Ctrl-C when the demo is over")
     lines = repr(room).splitlines()
     assert lines[:2] == [room.warning, f"chat room on 0.0.0.0:{room.port}"]
-    assert lines[2:-1] == addresses._join_lines(room.port, "0.0.0.0")
+    assert lines[2:-1] == addresses.join_lines(room.port, "0.0.0.0")
     assert room.join == join_addresses(room.port, "0.0.0.0")
     assert "reachable from other machines" in room._head.value
     with labkit.connect(("127.0.0.1", room.port)) as member:  # 0.0.0.0 takes loopback too

@@ -1,4 +1,4 @@
-"""labkit.selectserver, labkit.aioserver and labkit.loadgen: exact bytes, back-pressure, cleanup."""
+"""labkit.serving.selectserver, labkit.serving.aioserver and labkit.serving.loadgen: exact bytes, back-pressure, cleanup."""
 
 import socket
 import threading
@@ -7,8 +7,8 @@ import time
 import pytest
 
 import labkit
-from labkit.aioserver import AsyncioServer
-from labkit.selectserver import SelectServer
+from labkit.serving.aioserver import AsyncioServer
+from labkit.serving.selectserver import SelectServer
 from support import echo_roundtrip, read_all
 
 pytestmark = pytest.mark.timeout(30)

@@ -1,4 +1,4 @@
-"""labkit.servers: lifecycle, registry, event log, failure paths. Every test checks cleanup."""
+"""labkit.serving.servers: lifecycle, registry, event log, failure paths. Every test checks cleanup."""
 
 import socket
 import threading
@@ -7,8 +7,8 @@ import time
 import pytest
 
 import labkit
-from labkit.servers import TCPServer
-from labkit.udp import UDPServer
+from labkit.serving.servers import TCPServer
+from labkit.serving.udp import UDPServer
 from support import Baseline, echo_roundtrip, read_all, reset, wait_delivered
 
 pytestmark = pytest.mark.timeout(30)
@@ -297,10 +297,10 @@ def test_udp_log_waits_for_a_datagram_already_sent_even_with_busy_threads(baseli
 @pytest.mark.parametrize("kind", ["tcp", "udp", "select", "asyncio", "relay"])
 def test_a_constructor_that_fails_half_way_closes_what_it_opened(baseline, monkeypatch, kind):
     # a thread that cannot start (the system's limit reached) after the bind
-    from labkit.aioserver import AsyncioServer
-    from labkit.relay import Relay
-    from labkit.selectserver import SelectServer
-    from labkit.servers import _Base
+    from labkit.serving.aioserver import AsyncioServer
+    from labkit.serving.relay import Relay
+    from labkit.serving.selectserver import SelectServer
+    from labkit.serving.servers import BaseServer
 
     def cannot_start(self, target, name, *args):
         raise RuntimeError("can't start new thread")
@@ -308,7 +308,7 @@ def test_a_constructor_that_fails_half_way_closes_what_it_opened(baseline, monke
     make = {"tcp": lambda: TCPServer(labkit.echo), "udp": lambda: UDPServer(lambda d, p: d),
             "select": SelectServer, "asyncio": AsyncioServer,
             "relay": lambda: Relay(("127.0.0.1", 9))}[kind]
-    monkeypatch.setattr(_Base, "_start_thread", cannot_start)
+    monkeypatch.setattr(BaseServer, "_start_thread", cannot_start)
     import gc
     import warnings
     gc.collect()  # what earlier tests left for the collector is not this test's
@@ -324,8 +324,8 @@ def test_a_constructor_that_fails_half_way_closes_what_it_opened(baseline, monke
 
 
 def test_every_server_has_a_backlog(baseline):
-    from labkit.aioserver import AsyncioServer
-    from labkit.selectserver import SelectServer
+    from labkit.serving.aioserver import AsyncioServer
+    from labkit.serving.selectserver import SelectServer
 
     for make in (TCPServer, SelectServer, AsyncioServer):
         args = (labkit.echo,) if make is TCPServer else ()
@@ -335,8 +335,8 @@ def test_every_server_has_a_backlog(baseline):
 
 
 def test_connections_means_the_open_ones_by_number_on_every_server(baseline):
-    from labkit.aioserver import AsyncioServer
-    from labkit.selectserver import SelectServer
+    from labkit.serving.aioserver import AsyncioServer
+    from labkit.serving.selectserver import SelectServer
 
     for make in (lambda: TCPServer(labkit.echo), SelectServer, AsyncioServer):
         with make() as server:

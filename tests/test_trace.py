@@ -1,4 +1,4 @@
-"""labkit.trace() (labkit.tracing): every socket call of both sides recorded, in an order that never varies."""
+"""labkit.trace() (labkit.seeing.tracing): every socket call of both sides recorded, in an order that never varies."""
 
 import io
 import logging
@@ -11,8 +11,8 @@ import pytest
 
 import labkit
 from labkit.errors import LabkitError
-from labkit.figures import _drawable
-from labkit.tracing import Tracer
+from labkit.seeing.figures import _drawable
+from labkit.seeing.tracing import Tracer
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -1,12 +1,12 @@
-"""labkit.widgets: the console, the socket table and the recv-size control, without a browser."""
+"""labkit.seeing.widgets: the console, the socket table and the recv-size control, without a browser."""
 
 import threading
 
 import pytest
 
 import labkit
-from labkit.console import Console
-from labkit.widgets import RecvSizeExplorer, SocketTable, close_widgets, recv_pieces
+from labkit.seeing.console import Console
+from labkit.seeing.widgets import RecvSizeExplorer, SocketTable, close_widgets, recv_pieces
 
 pytestmark = pytest.mark.timeout(30)
 

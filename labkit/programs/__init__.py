@@ -1,0 +1,12 @@
+"""Programs in other languages: one runner for every subprocess, one detector for Java
+and PHP, and the pre-flight ``doctor``.
+"""
+
+from __future__ import annotations
+
+from labkit.programs.runner import *  # noqa: F403
+from labkit.programs.langs import *  # noqa: F403
+from labkit.programs.preflight import *  # noqa: F403
+from labkit.programs import runner, langs, preflight
+
+__all__ = [name for module in (runner, langs, preflight,) for name in module.__all__]

@@ -1,0 +1,16 @@
+"""Seeing what sockets do: traces and their diagrams, the kernel's socket table,
+widgets, the console and figures.
+
+Imports :mod:`labkit.serving` and :mod:`labkit.wire`; they never import it.
+"""
+
+from __future__ import annotations
+
+from labkit.seeing.tracesteps import *  # noqa: F403
+from labkit.seeing.tracing import *  # noqa: F403
+from labkit.seeing.kernelview import *  # noqa: F403
+from labkit.seeing.widgets import *  # noqa: F403
+from labkit.seeing.console import *  # noqa: F403
+from labkit.seeing import tracesteps, tracing, kernelview, widgets, console
+
+__all__ = [name for module in (tracesteps, tracing, kernelview, widgets, console,) for name in module.__all__]
