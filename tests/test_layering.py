@@ -1,17 +1,7 @@
 """labkit's house rules, read from the source: which subpackage may import which, no
 reaching into another subpackage's underscore names, and no module too long to read.
 
-The rules (CONTRIBUTING.md draws them):
-
-    errors  <-  wire  <-  serving  <-  seeing
-                  ^          ^           ^
-             programs      chat  ->  (panel only)     course
-                              \\          |             |
-                             classroom   exercises  ----+
-                                   \\      /
-                                  __main__ (the command line)
-
-An arrow points from the importer to what it imports; nothing points back.
+The rules are the table ALLOWED below; CONTRIBUTING.md shows it as a table for people.
 """
 
 from __future__ import annotations
