@@ -109,6 +109,23 @@ def wait_delivered(sock, timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
+def settle(server, *senders, timeout: float = 10.0) -> None:
+    """Wait until *server* has handled what each of *senders* sent, then assert it is quiet.
+
+    wait_quiet() means "every handler waits for input that has not arrived". Under load the
+    loopback may deliver bytes a moment after sendall() has returned, so wait_quiet() can
+    still see a handler waiting from before they came, say quiet, and the test reads the
+    server's log one event short. So first wait until each TCP sender's bytes are in the
+    server's socket (wait_delivered), where wait_quiet() sees them. UDP sockets have no
+    send queue to watch (a datagram is in the server's socket when sendto() returns, on
+    this host): they are skipped.
+    """
+    for sender in senders:
+        if sender.type == socket.SOCK_STREAM:
+            wait_delivered(sender, timeout)
+    assert server.wait_quiet(timeout), f"{server!r} did not go quiet within {timeout:g} s"
+
+
 def wait_read_by_peer(sock, timeout: float = 10.0) -> None:
     """Wait until everything sent on *sock* has reached its peer on this host and the peer's
     program has read it (its receive queue is empty): a piece is read on its own."""

@@ -14,7 +14,7 @@ import pytest
 
 import labkit
 from labkit.serving.servers import TCPServer
-from support import read_all, reset, wait_closed
+from support import read_all, reset, settle, wait_closed
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -151,11 +151,11 @@ def test_clients_that_vanish(baseline):
         socket.create_connection(server.address, timeout=5).close()    # a probe: not a word
         s = socket.create_connection(server.address, timeout=5)
         s.sendall(b"\x00\x08half")
-        assert server.wait_quiet(10)
+        settle(server, s)  # the server has read "half": the RST comes mid-frame
         reset(s)                                                        # RST mid-frame
         s = socket.create_connection(server.address, timeout=5)
         s.sendall(b"\xff")
-        assert server.wait_quiet(10)
+        settle(server, s)  # the server has read b"\xff": the RST comes mid-length
         reset(s)                                                        # RST mid-length
         wait_closed(server, (1, 2, 3))
         for conn in (1, 2, 3):
@@ -172,6 +172,7 @@ def test_many_bad_clients_at_once_then_a_good_one(baseline):
         served_correctly(server)          # served while the others still hang on
         for s in socks:
             s.close()
+        wait_closed(server, range(1, len(bad) + 1))  # each EOF handled (FINs may be in flight)
         assert server.wait_quiet(10)
         assert server.errors == []
         assert server.accepted == len(bad) + 1
@@ -182,7 +183,7 @@ def test_stop_is_quick_with_stuck_clients_connected(baseline):
     socks = [socket.create_connection(server.address, timeout=5) for _ in range(3)]
     socks[0].sendall(b"\x00\x10only 7")   # a frame that never completes
     socks[1].sendall(b"\x00")             # half a length
-    assert server.wait_quiet(10)
+    settle(server, socks[0], socks[1])    # both handlers stuck mid-message, not before it
     stopper = threading.Thread(target=server.stop)
     stopper.start()
     stopper.join(5)

@@ -24,7 +24,7 @@ import pytest
 import labkit
 from labkit import TCPServer, encode_utf, read_utf
 from labkit.classroom import handler_for
-from support import Baseline
+from support import Baseline, wait_delivered
 
 pytestmark = pytest.mark.timeout(30)
 ALL = ("echo", "greeting", "clock", "chat")
@@ -228,6 +228,7 @@ def reader_served(request):
 def send_apart(server, sock, first: bytes, rest: bytes) -> None:
     """Send *first*; wait until the server has read exactly those bytes and waits for more
     (so its reads end where the halves meet: the case under test); then send *rest*."""
+    wait_delivered(sock)  # (under load, bytes sent before may still be on their way)
     assert server.wait_quiet(10)  # whatever came before is read
     before = len(server.events.snapshot())
     sock.sendall(first)
@@ -335,6 +336,8 @@ def test_chat_load_50_clients_200_lines_each(record_property):
         for i, s in enumerate(socks):
             s.sendall(f"/nick c{i:02d}\n".encode())
         wait_joined(server, *socks)
+        for s in socks:
+            wait_delivered(s)  # every /nick is in the server's sockets, where wait_quiet sees it
         assert server.wait_quiet(5)  # every /nick went through
         received = [[] for _ in range(n)]
         expected = (n - 1) * lines
