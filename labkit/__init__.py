@@ -45,12 +45,12 @@ _WHERE = {
     "echo": "wire.protocols", "greeting": "wire.protocols", "clock": "wire.protocols",
     "recv_exactly": "wire.framing", "encode_line": "wire.framing", "LineDecoder": "wire.framing",
     "TooLong": "wire.framing", "TextDecoder": "wire.framing", "encode_frame": "wire.framing",
-    "recv_frame": "wire.framing", "send_frame": "wire.framing", "encode_utf": "wire.framing",
-    "write_utf": "wire.framing", "read_utf": "wire.framing", "UtfDecoder": "wire.framing",
-    "encode_modified_utf8": "wire.framing", "decode_modified_utf8": "wire.framing",
+    "recv_frame": "wire.framing", "send_frame": "wire.framing", "encode_utf": "wire.javautf",
+    "write_utf": "wire.javautf", "read_utf": "wire.javautf", "UtfDecoder": "wire.javautf",
+    "encode_modified_utf8": "wire.javautf", "decode_modified_utf8": "wire.javautf",
     "AdversarialPeer": "wire.peers",
     # seeing
-    "trace": "seeing.tracing", "net_connections": "seeing.kernelview",
+    "trace": "seeing.tracing", "net_connections": "seeing.sockettable",
     "socket_snapshot": "seeing.kernelview", "Timeline": "seeing.kernelview",
     "RecvSizeExplorer": "seeing.widgets", "Console": "seeing.console",
     # programs

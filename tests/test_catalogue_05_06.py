@@ -21,7 +21,8 @@ import pytest
 
 import labkit
 from catalogue import Wrong, assert_correct, assert_not_yet
-from labkit.exercises.checksockets import (SPIN, SendOnly, Stopped, WatchedSocket, cut,
+from labkit.exercises.sendonly import SendOnly
+from labkit.exercises.checksockets import (SPIN, Stopped, WatchedSocket, cut,
                                          in_background, send_in_step, stay_silent)
 from labkit.exercises.connect import tcp_pair
 

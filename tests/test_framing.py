@@ -16,16 +16,18 @@ from labkit.wire.framing import (
     LineReader,
     TextDecoder,
     TooLong,
-    UtfDecoder,
-    decode_modified_utf8,
     encode_frame,
     encode_line,
-    encode_modified_utf8,
-    encode_utf,
-    read_utf,
     recv_exactly,
     recv_frame,
     send_frame,
+)
+from labkit.wire.javautf import (
+    UtfDecoder,
+    decode_modified_utf8,
+    encode_modified_utf8,
+    encode_utf,
+    read_utf,
     write_utf,
 )
 from labkit.wire.peers import AdversarialPeer, rechunk, utf8_cuts
@@ -473,3 +475,22 @@ def test_text_decoder_finish_replaces_an_incomplete_character():
     assert decoder.pending == 2
     assert decoder.finish() == "\ufffd"
     assert decoder.feed(b"ok") == "ok"  # usable again after finish
+
+
+@given(st.lists(st.sampled_from([b"ab", b"\n", b"xyz", b"long line here", b""]), max_size=30),
+       st.lists(st.integers(min_value=0, max_value=200), max_size=10))
+def test_at_once_reports_the_same_lines_whatever_the_pieces(parts, cuts):
+    # chat's decoder (at_once) tells a long line before it ends, but once; the lines are
+    # the same as the plain decoder's, and so is where each too-long line stands
+    data = b"".join(parts)
+    bounds = [0, *sorted({c for c in cuts if c < len(data)}), len(data)]
+    pieces = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    plain, early = LineDecoder(max_length=5), LineDecoder(max_length=5, at_once=True)
+    got_plain = [x for p in pieces for x in plain.feed(p)]
+    got_early = [x for p in pieces for x in early.feed(p)]
+    shape = lambda out: [x if isinstance(x, bytes) else "TOO LONG" for x in out]  # noqa: E731
+    complete = shape(got_plain)
+    # the early decoder may also have told a last, unfinished line already
+    assert shape(got_early)[:len(complete)] == complete
+    assert len(got_early) - len(complete) in (0, 1)
+    assert all(len(x) <= 5 for x in got_early if isinstance(x, bytes))

@@ -359,14 +359,14 @@ def test_the_write_utf_exercise_is_checked_against_java(clean):
 @pytest.mark.parametrize("answer, used", [
     (labkit.write_utf, "write_utf"), (wraps_labkits_write_utf, "write_utf"),
     (sends_labkits_encode_utf, "encode_utf"),
-    (lambda sock, text: labkit.wire.framing.write_utf(sock, text), "write_utf"),
+    (lambda sock, text: labkit.wire.javautf.write_utf(sock, text), "write_utf"),
 ])
 def test_the_write_utf_exercise_notices_labkits_own(clean, answer, used):
     verdict = labkit.exercise("09-write-utf").check(answer)
     assert not verdict and verdict.message.startswith(
         f"Write it yourself: your write_utf uses labkit.{used}, which does the whole job")
-    assert labkit.write_utf is labkit.wire.framing.write_utf  # put back after the check
-    assert labkit.encode_utf is labkit.wire.framing.encode_utf
+    assert labkit.write_utf is labkit.wire.javautf.write_utf  # put back after the check
+    assert labkit.encode_utf is labkit.wire.javautf.encode_utf
 
 
 @needs_java
@@ -401,20 +401,21 @@ def test_the_read_utf_exercise_is_checked_against_java(clean):
 
 
 @pytest.mark.parametrize("answer", [
-    labkit.read_utf, lambda sock: labkit.read_utf(sock), lambda sock: labkit.wire.framing.read_utf(sock),
+    labkit.read_utf, lambda sock: labkit.read_utf(sock), lambda sock: labkit.wire.javautf.read_utf(sock),
 ])
 def test_the_read_utf_exercise_notices_labkits_own(clean, monkeypatch, answer):
-    from labkit.exercises import languages
-    monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
+    from labkit.exercises import languagesread
+    monkeypatch.setattr(languagesread, "_java_server", lambda: (None, "java was not found"))
     verdict = labkit.exercise("09-read-utf").check(answer)
     assert not verdict and verdict.message.startswith(
         "Write it yourself: your read_utf uses labkit.read_utf, which does the whole job")
-    assert labkit.read_utf is labkit.wire.framing.read_utf
+    assert labkit.read_utf is labkit.wire.javautf.read_utf
 
 
 def test_the_exercises_fall_back_to_labkit_without_java(clean, monkeypatch):
-    from labkit.exercises import languages
-    monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
+    from labkit.exercises import languages, languagesread
+    for module in (languages, languagesread):
+        monkeypatch.setattr(module, "_java_server", lambda: (None, "java was not found"))
     verdict = labkit.exercise("09-write-utf").check(my_write_utf)
     assert verdict and "labkit's greeting server, not Java (java was not found)" in verdict.message
     verdict = labkit.exercise("09-read-utf").check(my_read_utf)
@@ -431,8 +432,9 @@ def test_the_exercises_fall_back_to_labkit_without_java(clean, monkeypatch):
 
 
 def test_the_solutions_shown_pass(clean, monkeypatch):
-    from labkit.exercises import languages
-    monkeypatch.setattr(languages, "_java_server", lambda: (None, "java was not found"))
+    from labkit.exercises import languages, languagesread
+    for module in (languages, languagesread):
+        monkeypatch.setattr(module, "_java_server", lambda: (None, "java was not found"))
     for name, fn in (("09-write-utf", "write_utf"), ("09-read-utf", "read_utf")):
         ex = labkit.exercise(name)
         space = {"labkit": labkit}

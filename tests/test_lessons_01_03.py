@@ -8,7 +8,8 @@ import time
 import pytest
 
 import labkit
-from labkit.exercises import bind, create, listen
+from labkit.course import bind
+from labkit.exercises import create, listen
 from labkit.errors import ProgramExitedError
 from labkit.programs import start_program
 

@@ -27,10 +27,10 @@ import pytest
 
 import labkit
 from labkit import ChatRoom, TCPServer
-from labkit.seeing import kernelview
-from labkit.serving import servers
+from labkit.seeing import kernelview, sockettable
+from labkit.serving import base
 from labkit import __main__ as cli
-from support import assert_slow_member_dropped, read_until, recv_line
+from support import assert_slow_member_dropped, read_until, recv_line, settle
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -145,7 +145,7 @@ def test_a_slow_member_is_dropped_and_the_others_are_served_without_poll(baselin
                          for n in ("slow", "alice", "dave"))
     with slow, alice, dave:
         wait_for(lambda: len(server.handler.names()) == 3, what="three members")
-        assert server.wait_quiet(10)
+        settle(server, slow, alice, dave)  # each /nick is read, not merely the members joined
         assert_slow_member_dropped(alice, dave, slow)
         assert server.handler.slow_dropped == 1
     server.stop()
@@ -158,7 +158,7 @@ def test_a_writer_waiting_for_a_full_client_notices_the_server_stopping(baseline
     stuck, alice = member(server, "stuck", rcvbuf=4096), member(server, "alice")
     with stuck, alice:
         wait_for(lambda: len(server.handler.names()) == 2, what="two members")
-        assert server.wait_quiet(10)
+        settle(server, stuck, alice)  # each /nick is read: names() is asserted below
         for i in range(200):  # 600 kB: more than the kernel buffers, less than the outbox
             alice.sendall(f"{i:04d} {'y' * 3000}\n".encode())
         # the writer has found the client's socket full at least twice (50 ms each)
@@ -277,7 +277,7 @@ def test_the_chat_client_exits_when_the_server_closes_while_its_stdin_thread_wai
 @pytest.fixture
 def no_proc(monkeypatch, tmp_path):
     """No /proc/net/tcp, as on macOS and Windows: the table comes from psutil alone."""
-    monkeypatch.setattr(kernelview, "_PROC_NET", str(tmp_path / "no-proc-net"))
+    monkeypatch.setattr(sockettable, "_PROC_NET", str(tmp_path / "no-proc-net"))
 
 
 @pytest.fixture
@@ -347,19 +347,19 @@ def test_a_refused_scan_is_said_under_the_grid_too(refused):
 def test_net_connections_falls_back_to_this_process_and_says_so(baseline, refused, capsys):
     with socket.create_server(("127.0.0.1", 0)) as srv:
         port = srv.getsockname()[1]
-        conns = kernelview.net_connections("tcp")
+        conns = sockettable.net_connections("tcp")
         assert refused == ["tcp"]
-        assert capsys.readouterr().out == kernelview.OWN_ONLY + "\n"
+        assert capsys.readouterr().out == sockettable.OWN_ONLY + "\n"
         assert [c.status for c in conns if c.laddr.port == port] == ["LISTEN"]
         own = {(c.laddr, c.raddr, c.status) for c in psutil.Process().net_connections("tcp")}
         assert {(c.laddr, c.raddr, c.status) for c in conns} == own
-    assert labkit.net_connections is kernelview.net_connections
+    assert labkit.net_connections is sockettable.net_connections
 
 
 def test_where_the_scan_is_allowed_nothing_is_said(baseline, capsys):
     with socket.create_server(("127.0.0.1", 0)) as srv:
         port = srv.getsockname()[1]
-        conns = kernelview.net_connections("tcp")
+        conns = sockettable.net_connections("tcp")
         assert [c.status for c in conns if c.laddr.port == port] == ["LISTEN"]
         assert capsys.readouterr().out == ""
         snap = kernelview.socket_snapshot("here", listener=srv)
@@ -394,7 +394,7 @@ def test_without_proc_the_orphans_come_from_a_system_wide_scan(baseline, no_proc
 
 def test_without_so_reuseaddr_a_server_still_binds_and_a_taken_port_is_still_an_error(
         baseline, monkeypatch):
-    monkeypatch.setattr(servers, "_REUSE_ADDRESS", False)  # as on Windows
+    monkeypatch.setattr(base, "_REUSE_ADDRESS", False)  # as on Windows
     server = TCPServer(labkit.echo, timeout=5)
     try:
         assert server.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
@@ -406,7 +406,7 @@ def test_without_so_reuseaddr_a_server_still_binds_and_a_taken_port_is_still_an_
 
 
 def test_posix_servers_keep_so_reuseaddr(baseline):
-    assert servers._REUSE_ADDRESS is (os.name == "posix")
+    assert base._REUSE_ADDRESS is (os.name == "posix")
     server = TCPServer(labkit.echo, timeout=5)
     try:
         assert server.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
@@ -417,9 +417,9 @@ def test_posix_servers_keep_so_reuseaddr(baseline):
 def test_windows_address_in_use_is_recognised():
     windows = OSError(10048, "Only one usage of each socket address is normally permitted")
     windows.winerror = 10048  # what Windows sets (errno may be a different number there)
-    assert servers._in_use(windows)
-    assert servers._in_use(OSError(errno.EADDRINUSE, "Address already in use"))
-    assert not servers._in_use(OSError(errno.EACCES, "Permission denied"))
+    assert base._in_use(windows)
+    assert base._in_use(OSError(errno.EADDRINUSE, "Address already in use"))
+    assert not base._in_use(OSError(errno.EACCES, "Permission denied"))
 
 
 @pytest.mark.parametrize("platform, expected", [("darwin", True), ("win32", True), ("freebsd13", False)])

@@ -72,14 +72,14 @@ def test_the_generic_names_are_gone_from_the_face():
 
 
 def test_the_face_looks_a_name_up_at_each_use():
-    # a check that watches labkit.wire.framing.write_utf sees calls made as labkit.write_utf
-    from labkit.wire import framing
-    original = framing.write_utf
+    # a check that watches labkit.wire.javautf.write_utf sees calls made as labkit.write_utf
+    from labkit.wire import javautf
+    original = javautf.write_utf
     try:
-        framing.write_utf = marker = lambda *args: None
+        javautf.write_utf = marker = lambda *args: None
         assert labkit.write_utf is marker
     finally:
-        framing.write_utf = original
+        javautf.write_utf = original
     assert labkit.write_utf is original
 
 
@@ -96,3 +96,19 @@ def test_importing_labkit_imports_none_of_its_modules():
 def test_an_unknown_name_says_so():
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         labkit.nothing_here  # noqa: B018
+
+
+def _public_callables():
+    for name in MODULES:
+        module = importlib.import_module(name)
+        for public in getattr(module, "__all__", ()):
+            value = getattr(module, public)
+            if ((inspect.isfunction(value) or inspect.isclass(value))
+                    and value.__module__ == module.__name__):
+                yield f"{name}.{public}", value
+
+
+@pytest.mark.parametrize("name, value", list(_public_callables()), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_public_function_and_class_has_an_example(name, value):
+    # the examples run as doctests in the README's test command (the root conftest.py)
+    assert ">>>" in (inspect.getdoc(value) or ""), f"{name} has no example in its docstring"

@@ -9,7 +9,7 @@ import pytest
 import labkit
 from labkit.serving.servers import TCPServer
 from labkit.serving.udp import UDPServer
-from support import Baseline, echo_roundtrip, read_all, reset, wait_delivered
+from support import Baseline, echo_roundtrip, read_all, reset, wait_closed, wait_delivered
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -130,6 +130,7 @@ def test_peer_errors_are_logged_not_stored(baseline):
         s.sendall(b"abc")
         s.recv(2)
         reset(s)
+        wait_closed(server, (1,))  # the RST is handled (under load it may still be on its way)
         assert server.wait_quiet(10)
         assert server.errors == []
         assert echo_roundtrip(server.address) == b"ok"
@@ -300,7 +301,7 @@ def test_a_constructor_that_fails_half_way_closes_what_it_opened(baseline, monke
     from labkit.serving.aioserver import AsyncioServer
     from labkit.serving.relay import Relay
     from labkit.serving.selectserver import SelectServer
-    from labkit.serving.servers import BaseServer
+    from labkit.serving.base import BaseServer
 
     def cannot_start(self, target, name, *args):
         raise RuntimeError("can't start new thread")

@@ -8,11 +8,14 @@ __all__ = ["ChatPanel", "chat_panel"]
 class ChatPanel:
     """Two or three chat clients side by side in one notebook cell.
 
-        panel = chat_panel(server, ["alice", "bob", "carol"])
-        panel                        # one console each: type, press send
-        panel.say("alice", "你好")    # or drive it from code
-        panel.transcript("bob")      # '→ /nick bob\n← alice: 你好'
-        panel.close()
+    >>> from labkit import serve, ChatRoom
+    >>> with serve(ChatRoom()) as server:
+    ...     panel = ChatPanel(server, ["alice", "bob"])   # one console each: type, press send
+    ...     panel.say("alice", "你好")                     # or drive it from code
+    ...     print(panel.transcript("bob"))
+    ...     panel.close()
+    → /nick bob
+    ← alice: 你好
 
     Each client is a :class:`labkit.seeing.console.Console` (its reader thread only
     appends to an Output widget); the panel shows a fixed text/plain.
@@ -65,5 +68,13 @@ class ChatPanel:
 
 
 def chat_panel(target, names=("alice", "bob")) -> ChatPanel:
-    """A :class:`ChatPanel` of clients *names* connected to the chat server *target*."""
+    """A :class:`ChatPanel` of clients *names* connected to the chat server *target*.
+
+    >>> from labkit import serve, ChatRoom
+    >>> with serve(ChatRoom()) as server:
+    ...     panel = chat_panel(server, ["alice", "bob", "carol"])
+    ...     panel
+    ...     panel.close()
+    <ChatPanel: alice, bob, carol>
+    """
     return ChatPanel(target, names)

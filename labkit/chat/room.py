@@ -32,6 +32,7 @@ import threading
 import time
 
 from labkit.serving.events import preview
+from labkit.wire.framing import LineDecoder, TooLong
 
 __all__ = ["ChatRoom"]
 
@@ -42,49 +43,13 @@ BAD_NAME = b"! a name is 1 to 32 characters without spaces\n"
 _BATCH = 1 << 16  # most bytes a writer takes from its outbox at once
 
 
-class _TooLong:
-    """Stands in for a line that passed the limit (reported as soon as it does)."""
-
-
-TOO_LONG = _TooLong()
-
-
-class _Lines:
-    """Split bytes into lines of at most *max_line* bytes, in bounded memory."""
-
-    def __init__(self, max_line: int):
-        self.max_line = max_line
-        self.buffer = bytearray()
-        self.skipping = False  # inside a too-long line: drop bytes until its newline
-
-    def feed(self, data: bytes) -> list:
-        out, start = [], 0
-        while True:
-            end = data.find(b"\n", start)
-            piece = data[start:] if end < 0 else data[start:end]
-            if self.skipping:
-                self.skipping = end < 0
-            else:
-                self.buffer += piece
-                if len(self.buffer) > self.max_line:
-                    out.append(TOO_LONG)
-                    self.buffer.clear()
-                    self.skipping = end < 0
-                elif end >= 0:
-                    out.append(bytes(self.buffer))
-                    self.buffer.clear()
-            if end < 0:
-                return out
-            start = end + 1
-
-
 class _Member:
     """One participant: a name, a bounded outbox, and the writer thread that drains it."""
 
     def __init__(self, conn):
         self.conn = conn
         self.name = f"guest{conn.number}"
-        self.lines: _Lines | None = None
+        self.lines: LineDecoder | None = None
         self.slow = False
         self._cond = threading.Condition()
         self._outbox: collections.deque[bytes] = collections.deque()
@@ -198,8 +163,15 @@ class _Member:
 class ChatRoom:
     """The chat protocol: one room shared by every connection of a server.
 
-        server = labkit.serve(labkit.ChatRoom())       # a chat server on 127.0.0.1
-        server.handler.names()                          # ['guest1', 'alice']
+    >>> from labkit import serve, connect
+    >>> with serve(ChatRoom()) as server:                # a chat server on 127.0.0.1
+    ...     alice, bob = connect(server), connect(server)
+    ...     alice.sendall(b"/nick alice\\n")
+    ...     server.wait_quiet(5)
+    ...     server.handler.names()
+    ...     alice.close(); bob.close()
+    True
+    ['alice', 'guest2']
 
     *max_line*: the longest line in bytes (without its newline). *queue_size* and
     *queue_bytes* bound each member's outbox. A broadcast that finds an outbox full
@@ -233,7 +205,7 @@ class ChatRoom:
     def pending_bytes(self) -> int:
         """The most bytes any member has buffered towards its next line (<= max_line)."""
         with self._lock:
-            return max((len(m.lines.buffer) for m in self.members.values() if m.lines), default=0)
+            return max((m.lines.pending for m in self.members.values() if m.lines), default=0)
 
     def broadcast(self, line: str, *, sender: _Member | None = None) -> None:
         """Queue *line* for every member but *sender*; one order for all (under the lock)."""
@@ -269,7 +241,7 @@ class ChatRoom:
         if self.sndbuf:  # else the kernel buffers megabytes for a client that never reads
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
         member = _Member(conn)
-        member.lines = _Lines(self.max_line)
+        member.lines = LineDecoder(self.max_line, at_once=True)  # answered before it ends
         with self._lock:
             self.members[conn.number] = member
         writer = conn.server._start_thread(member.write_loop,
@@ -305,7 +277,7 @@ class ChatRoom:
 
     def _handle(self, member: _Member, line) -> bool:
         """Act on one line; False means the member asked to leave."""
-        if line is TOO_LONG:
+        if isinstance(line, TooLong):
             self._tell(member, LINE_TOO_LONG)
             return True
         try:

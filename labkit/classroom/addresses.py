@@ -16,7 +16,7 @@ import socket
 
 import psutil
 
-from labkit.serving.servers import is_loopback
+from labkit.serving.base import is_loopback
 
 __all__ = ["join_addresses", "JoinAddress", "join_lines", "network_warning"]
 
@@ -25,7 +25,13 @@ CLI_STOP = "stop with Ctrl-C when the demo is over"
 
 
 def network_warning(host: str, stop_hint: str = CLI_STOP) -> str | None:
-    """The warning for a server that other machines can reach; None on loopback."""
+    """The warning for a server that other machines can reach; None on loopback.
+
+    >>> network_warning("127.0.0.1") is None
+    True
+    >>> print(network_warning("0.0.0.0", "stop it with stop()"))
+    warning: listening on 0.0.0.0: reachable from other machines on the network; stop it with stop()
+    """
     if is_loopback(host):
         return None
     return (f"warning: listening on {host}: reachable from other machines on the network; "
@@ -105,7 +111,11 @@ def join_addresses(port: int, host: str = "0.0.0.0") -> list[JoinAddress]:
 
 
 def join_lines(port: int, host: str) -> list[str]:
-    """``join at ...`` lines for *host*, or one line saying that none was found."""
+    """``join at ...`` lines for *host*, or one line saying that none was found.
+
+    >>> join_lines(7000, "127.0.0.1")
+    ['join at 127.0.0.1:7000 (this machine only)']
+    """
     found = join_addresses(port, host)
     if not found:
         return ["join at: no network address found on this machine - is it connected "

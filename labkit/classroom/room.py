@@ -23,7 +23,8 @@ import time
 
 from labkit.classroom import handlers
 from labkit.classroom.addresses import join_lines, network_warning, join_addresses
-from labkit.serving.servers import LOOPBACK, serve
+from labkit.serving.base import LOOPBACK
+from labkit.serving.servers import serve
 from labkit.seeing.widgets import widget_bundle, drop_widget, keep_widget, on_main_thread
 
 __all__ = ["serve_room", "Room", "Roster", "RosterEntry"]

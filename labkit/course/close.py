@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from labkit.seeing.kernelview import net_connections
+from labkit.seeing.sockettable import net_connections
 
 __all__ = ["pair", "states"]
 

@@ -8,9 +8,9 @@
 The machinery is :mod:`labkit.exercises.core` (verdicts, the registry) and
 :mod:`labkit.exercises.watch` (running the learner's code and seeing what it
 opened); :mod:`labkit.exercises.support` and :mod:`labkit.exercises.checksockets`
-hold what several lessons' checks share. Each lesson's checks are a module of
-their own (``welcome`` for 00 ... ``chat`` for 10); the core never imports them:
-:func:`exercise` does, the first time it is asked.
+hold what several lessons' checks share. Each lesson's checks are in modules of
+their own (``welcome`` for 00 ... ``chat`` for 10, ``listen`` and ``listenmany`` for
+03); the core never imports them: :func:`exercise` does, the first time it is asked.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from labkit.exercises import core, watch
 
 __all__ = ["exercise", *core.__all__, *watch.__all__]
 
-# one module per lesson, in course order: importing one registers its exercises
-LESSON_MODULES = ("welcome", "create", "bind", "listen", "connect", "sendrecv", "close",
-                  "manyclients", "udp", "languages", "chat")
+# each lesson's check modules, in course order: importing one registers its exercises
+LESSON_MODULES = ("welcome", "create", "bind", "bindreuse", "listen", "listenmany", "connect",
+                  "sendrecv", "close", "closeask", "manyclients", "udp", "languages",
+                  "languagesread", "chat")
 
 
 def exercise(name: str) -> core.Exercise:

@@ -8,26 +8,28 @@ the learner's threads: the server's connection threads (they run the handler) an
 thread started from one of them, noting any started with ``threading.Thread`` instead of
 ``conn.start_thread``. When a step fails, or a thread is still running after its client
 has left, the check looks at where the learner's code waits (``sys._current_frames``),
-so that the message names that function and line rather than the symptom.
+so that the message names that function and line rather than the symptom. The
+watching and the reading of stacks are in :mod:`labkit.exercises.chatthreads`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import queue
 import socket
 import struct
-import sys
 import threading
 import time
 import traceback
 
-from labkit.chat.conformance import StepFailed, ChatPeer, check_chat_server
+from labkit.chat.conformance import check_chat_server
+from labkit.chat.peer import ChatPeer, StepFailed
 from labkit.exercises.core import register
 from labkit.exercises.watch import NotYet
 from labkit.wire.peers import AdversarialPeer
-from labkit.serving.servers import Connection, TCPServer, any_readable
+from labkit.serving.base import any_readable
+from labkit.serving.servers import TCPServer
+from labkit.exercises.chatthreads import (_Threads, _in_handler_itself, _is_learners,
+                                          _order, _queues, _unstick, _waiting)
 
 _SOLUTION = '''
 outboxes = {}              # conn.number -> a bounded queue of what to send that client
@@ -77,8 +79,6 @@ def tell(conn, data):      # replaces step 2's tell: the same, for one client
         put_or_drop(conn.number, conn, data)
 '''
 
-_LABKIT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_STDLIB = os.path.dirname(os.path.abspath(threading.__file__)) + os.sep
 _RESTART = (" Threads like that one stay in this kernel until you restart it "
             "(Kernel → Restart Kernel).")
 FLOOD = 2000  # bare /nick lines from the client that never reads: each one is answered
@@ -150,166 +150,6 @@ def _check_chat(handler) -> str:
     if left:
         raise NotYet(_lingering(left[0]) + (_RESTART if remain else ""))
     return "your server passed every step of the conformance check, slow consumer included."
-
-
-# -- the learner's threads ----------------------------------------------------------------
-
-
-class _Threads:
-    """The threads that run the learner's code during one check.
-
-    ``mine``: the server's connection threads (they call the handler) and every thread
-    started from one of them. ``raw``: (its target's name, (function, line)) for each of
-    those started with ``threading.Thread`` rather than ``conn.start_thread``.
-    """
-
-    def __init__(self):
-        self.mine: set[threading.Thread] = set()
-        self._handlers: set[threading.Thread] = set()
-        self.raw: list = []
-        self.small_buffers = False
-        self.lock = threading.Lock()
-
-    def adopt(self) -> None:
-        with self.lock:
-            self.mine.add(threading.current_thread())
-            self._handlers.add(threading.current_thread())
-
-    def handlers(self) -> list[threading.Thread]:
-        with self.lock:
-            return [t for t in self._handlers if t.is_alive()]
-
-    def started(self) -> list[threading.Thread]:
-        with self.lock:
-            return [t for t in self.mine if t not in self._handlers]
-
-    @contextlib.contextmanager
-    def watching(self):
-        original = threading.Thread.start
-        via_server = Connection.start_thread.__code__
-
-        def start(thread, *args, **kwargs):
-            if threading.current_thread() in self.mine:
-                frame = sys._getframe(1)
-                with self.lock:
-                    self.mine.add(thread)
-                    if not _on_stack(frame, via_server):  # (Thread.run forgets _target)
-                        target = getattr(getattr(thread, "_target", None), "__name__", "")
-                        self.raw.append((target, _learner(frame)))
-            return original(thread, *args, **kwargs)
-
-        threading.Thread.start = start
-        try:
-            yield self
-        finally:
-            threading.Thread.start = original
-
-    def lingering(self, seconds: float) -> list[tuple]:
-        """After every client has gone: each thread of the learner's still running after
-        *seconds*, as _waiting() describes it, connection threads first."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if not any(t.is_alive() for t in list(self.mine)):
-                return []
-            time.sleep(0.01)
-        alive = [t for t in list(self.mine) if t.is_alive()]
-        return [_waiting(t) for t in sorted(alive, key=_order)]
-
-
-def _order(thread: threading.Thread):
-    return (not thread.name.startswith("labkit-exercise-chat-conn-"), thread.name)
-
-
-def _on_stack(frame, code) -> bool:
-    while frame is not None:
-        if frame.f_code is code:
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _is_learners(filename: str) -> bool:
-    return not filename.startswith((_LABKIT, _STDLIB, "<frozen"))
-
-
-def _learner(frame) -> tuple[str, str]:
-    """(function, line) of the innermost frame of the learner's code, from *frame* outwards."""
-    for summary in reversed(traceback.extract_stack(frame)):
-        if _is_learners(summary.filename):
-            return summary.name, (summary.line or "").strip()
-    return "your handler", ""
-
-
-_WAITS = {queue.Queue.put.__code__: "put", queue.Queue.get.__code__: "get",
-          Connection.sendall.__code__: "send", Connection.send.__code__: "send",
-          Connection.recv.__code__: "recv", threading.Thread.join.__code__: "join"}
-
-
-def _waiting(thread: threading.Thread) -> tuple:
-    """(thread, what, function, line): where *thread* is in the learner's code, and what it
-    waits in there ("put", "get", "send", "recv", "join", or "" for anything else)."""
-    frame = sys._current_frames().get(thread.ident)
-    what, fn, line = "", "your handler", ""
-    while frame is not None:
-        if _is_learners(frame.f_code.co_filename):
-            fn, line = _learner(frame)
-            break
-        if frame.f_code in _WAITS and not (frame.f_code is queue.Queue.put.__code__
-                                           and not frame.f_locals.get("block", True)):
-            what = _WAITS[frame.f_code]  # the outermost one: what the learner called
-        frame = frame.f_back
-    return thread, what, fn, line
-
-
-def _in_handler_itself(thread: threading.Thread) -> bool:
-    """True if *thread* runs no learner's function but the handler: for my_chat, that
-    means chat_v2 has returned, so the client has left."""
-    frame = sys._current_frames().get(thread.ident)
-    learners = 0
-    while frame is not None:
-        learners += _is_learners(frame.f_code.co_filename)
-        frame = frame.f_back
-    return learners == 1
-
-
-def _queues(threads) -> list[queue.Queue]:
-    """The queues the learner's code holds: in its threads' frames and its globals' dicts."""
-    found: dict[int, queue.Queue] = {}
-    frames = sys._current_frames()
-    for thread in list(threads):
-        frame = frames.get(thread.ident)
-        while frame is not None:
-            if _is_learners(frame.f_code.co_filename):
-                values = list(frame.f_locals.values())
-                for value in list(frame.f_globals.values()):
-                    if isinstance(value, dict) and len(value) < 10_000:
-                        values += list(value.values())
-                found.update((id(v), v) for v in values if isinstance(v, queue.Queue))
-            frame = frame.f_back
-    return list(found.values())
-
-
-def _unstick(threads: _Threads) -> None:
-    """After stop(): empty the full queues that the learner's threads wait to put into,
-    so that those threads end (and let go of the room's lock) instead of waiting forever."""
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
-        frames = sys._current_frames()
-        stuck = []
-        for thread in list(threads.mine):
-            frame = frames.get(thread.ident)
-            while frame is not None:
-                if frame.f_code is queue.Queue.put.__code__:
-                    stuck.append(frame.f_locals.get("self"))
-                    break
-                frame = frame.f_back
-        if not stuck:
-            return
-        for q in stuck:
-            with contextlib.suppress(queue.Empty, AttributeError):
-                while True:
-                    q.get_nowait()
-        time.sleep(0.01)
 
 
 # -- the check's own steps ----------------------------------------------------------------

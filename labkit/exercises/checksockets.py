@@ -24,14 +24,13 @@ Each check plays the worst legal peer, the same way on every run:
 
 from __future__ import annotations
 
-import random
 import select
 import socket
 import threading
 import time
 
-__all__ = ["PAUSE", "SPIN", "WAITALL", "MOST_TAKEN", "MOST_CALLS", "Stopped", "WatchedSocket",
-           "send_in_step", "stay_silent", "SendOnly", "cut", "in_background",
+__all__ = ["PAUSE", "SPIN", "WAITALL", "Stopped", "WatchedSocket",
+           "send_in_step", "stay_silent", "cut", "in_background",
            "spin_message"]
 
 PAUSE = 0.02  # between pieces when the learner's reads cannot be watched (makefile, ...)
@@ -40,11 +39,24 @@ WAITALL = getattr(socket, "MSG_WAITALL", 0)
 
 
 class Stopped(Exception):
-    """Raised into the learner's code by the check's socket: this loop would never end."""
+    """Raised into the learner's code by the check's socket: this loop would never end.
+
+    >>> raise Stopped("the check stopped a loop that called recv() 1000 times")
+    Traceback (most recent call last):
+    labkit.exercises.checksockets.Stopped: the check stopped a loop that called recv() 1000 times
+    """
 
 
 def in_background(action, *args, delay: float = 0.05) -> threading.Thread:
-    """Run the sending side in a thread, after *delay* (the learner is waiting by then)."""
+    """Run the sending side in a thread, after *delay* (the learner is waiting by then).
+
+    >>> from labkit.exercises.connect import tcp_pair
+    >>> with tcp_pair() as (client, server_side):
+    ...     sender = in_background(client.sendall, b"late")
+    ...     server_side.recv(10)
+    ...     sender.join(2)
+    b'late'
+    """
 
     def run():
         time.sleep(delay)
@@ -66,7 +78,13 @@ def _readable(sock) -> bool:
 
 
 def cut(data: bytes, offsets) -> list[bytes]:
-    """*data* cut at these offsets: ``cut(b"abcd", [1, 3])`` is ``[b"a", b"bc", b"d"]``."""
+    """*data* cut at these offsets.
+
+    >>> cut(b"abcd", [1, 3])
+    [b'a', b'bc', b'd']
+    >>> cut("你".encode(), [1])            # a character cut in two
+    [b'\\xe4', b'\\xbd\\xa0']
+    """
     bounds = [0, *sorted(set(offsets)), len(data)]
     return [data[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
 
@@ -77,10 +95,19 @@ def cut(data: bytes, offsets) -> list[bytes]:
 class WatchedSocket:
     """A connected socket handed to the learner's reading code, its ``recv`` calls counted.
 
-        reader = WatchedSocket(server_side)
-        sender = in_background(send_in_step, client, pieces, reader)
-        value, error = outcome(read_all, reader)
-        reader.release(); sender.join(2)
+    >>> from labkit.exercises.connect import outcome, tcp_pair
+    >>> def read_all(sock):                  # a learner's answer
+    ...     data = b""
+    ...     while chunk := sock.recv(1024):
+    ...         data += chunk
+    ...     return data
+    >>> with tcp_pair() as (client, server_side):
+    ...     reader = WatchedSocket(server_side)
+    ...     sender = in_background(send_in_step, client, [b"ab", b"cd"], reader)
+    ...     value, error = outcome(read_all, reader)
+    ...     reader.release(); sender.join(2)
+    >>> value, error, reader.calls, reader.eof
+    (b'abcd', None, 3, True)
 
     Every call reaches the real socket. Reading it another way (``makefile``...) works
     too, but is not watched: then the sender only pauses between pieces.
@@ -190,6 +217,15 @@ def send_in_step(sock, pieces, reader: WatchedSocket, *, silence=(0, 0.0), outwa
                  close=False):
     """Send each piece when *reader*'s learner waits for it, then end the stream.
 
+    >>> from labkit.exercises.connect import tcp_pair
+    >>> with tcp_pair() as (client, server_side):
+    ...     reader = WatchedSocket(server_side)
+    ...     sender = in_background(send_in_step, client, [b"one ", b"two"], reader)
+    ...     pieces = [reader.recv(100), reader.recv(100), reader.recv(100)]
+    ...     reader.release(); sender.join(2)
+    >>> pieces                               # one piece per recv, then the end
+    [b'one ', b'two', b'']
+
     *silence* ``(i, seconds)``: stay silent that long before piece *i*, as a busy peer
     may; and longer, if the learner's socket has a timeout of at most *outwait* seconds,
     until its ``recv`` has timed out (see :func:`stay_silent`). The end is
@@ -215,6 +251,21 @@ def stay_silent(reader: WatchedSocket, seconds: float, outwait: float = 0.0) -> 
 
     Waiting for the timeout itself, not for a time, keeps the verdict the same on a slow
     machine. Reads that are not watched (makefile) are outlasted by the clock.
+
+    >>> import socket
+    >>> from labkit.exercises.connect import tcp_pair
+    >>> with tcp_pair() as (client, server_side):
+    ...     server_side.settimeout(0.2)            # a learner who takes a pause for the end
+    ...     reader = WatchedSocket(server_side)
+    ...     silent = in_background(stay_silent, reader, 0.1, 1.0)
+    ...     try:
+    ...         reader.recv(100)
+    ...     except socket.timeout:
+    ...         print("timed out")
+    ...     reader.release(); silent.join(5)
+    timed out
+    >>> reader.outlasted
+    0.2
     """
     start = time.monotonic()
     timeout = reader._sock.gettimeout()
@@ -237,109 +288,10 @@ def stay_silent(reader: WatchedSocket, seconds: float, outwait: float = 0.0) -> 
 
 
 def spin_message(what: str, fix: str) -> str:
+    """The message for a loop that kept calling recv() after b''.
+
+    >>> print(spin_message("read_all()", "Stop when recv returns b''."))
+    read_all() kept calling recv() after it had returned b''. b'' means the peer has closed its side, and recv() then returns it at once, for ever. Stop when recv returns b''.
+    """
     return (f"{what} kept calling recv() after it had returned b''. b'' means the peer has "
             f"closed its side, and recv() then returns it at once, for ever. {fix}")
-
-
-# -- a socket that offers only send ------------------------------------------------
-
-MOST_TAKEN = 16 * 1024  # the most one send() takes: about what a small buffer has room for
-MOST_CALLS = 20_000  # 1 MiB a byte at a time would take a million: stopped long before
-
-
-class SendOnly:
-    """A socket that offers only ``send``, which takes fewer bytes than offered.
-
-    Each ``send`` takes a seeded random part of what it is offered (all of it only when
-    that is one byte) and hands that part to a real socket. It notes where in *data*
-    each part came from, and the first call that did not go on where the last stopped.
-    """
-
-    def __init__(self, sock, data: bytes, seed: int = 5):
-        self._sock, self._data = sock, data
-        self._rng = random.Random(seed)
-        self.calls = 0
-        self.done = 0  # bytes of data that went out in order, before any mistake
-        self.parts: list[tuple[int, int]] = []  # (offset in data, length) of each part taken
-        self.mistake: str | None = None  # the first wrong call, in words
-        self.largest = 0  # the most bytes one call offered
-        self.stopped = False
-        self.empty_at_end = False  # the latest call offered b'' after everything had gone
-        self._last = None  # (offset, offered, taken) of the previous call
-        self._sent = 0
-        self._limit = MOST_CALLS  # lowered after a mistake: the verdict is known by then
-
-    def send(self, data, flags=0) -> int:
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            return self._sock.send(data, flags)  # the real error: "a bytes-like object..."
-        if self.calls >= self._limit or self._sent > 4 * len(self._data):
-            self.stopped = True
-            raise Stopped(f"the check stopped send_all after {self.calls:,} calls of send()")
-        self.calls += 1
-        offered = memoryview(data).cast("B")
-        size = len(offered)
-        taken = size if size <= 1 else self._rng.randint(1, min(size - 1, MOST_TAKEN))
-        self.largest = max(self.largest, size)
-        self.empty_at_end = size == 0 and self.done == len(self._data)
-        if taken:
-            self._note(offered[:taken], size)
-            self._sock.sendall(offered[:taken])
-            self._sent += taken
-        return taken
-
-    def __getattr__(self, name):
-        raise AttributeError(f"this socket offers only send() - {name}() is what you are "
-                             "writing yourself")
-
-    def _note(self, part, offered: int) -> None:
-        at = self._find(part)
-        last, self._last = self._last, (at, offered, len(part))
-        if at is not None:
-            self.parts.append((at, len(part)))
-        if self.mistake is None:
-            if at == self.done:
-                self.done += len(part)
-            else:
-                self.mistake = self._describe(at, last)
-                self._limit = self.calls + 2000
-
-    def _find(self, part) -> int | None:
-        part = bytes(part)
-        guesses = [self.done, 0]
-        if self._last and self._last[0] is not None:
-            at, offered, taken = self._last
-            guesses += [at + offered, at + taken, at]
-        for at in guesses:
-            if self._data.startswith(part, at):
-                return at
-        at = self._data.find(part[:64])  # the data is random: 64 bytes pin a place
-        return at if at >= 0 and self._data.startswith(part, at) else None
-
-    def _describe(self, at, last) -> str:
-        if at is None:
-            return ("A call of send() offered bytes that are not the next part of data: "
-                    "send the bytes of data, in order.")
-        if last is not None and last[2] < last[1]:
-            short = f"send() took only {last[2]:,} of the {last[1]:,} bytes offered, and "
-            if at == last[0] + last[1]:
-                return (f"{short}your next call went on after all {last[1]:,}: the other "
-                        f"{last[1] - last[2]:,} were never sent. Your code ignored the count "
-                        "that send() returns.")
-            if at < self.done:
-                again = ("data from its start again" if at == 0
-                         else "again bytes that had already gone out")
-                return (f"{short}your next call offered {again}: {self.done - at:,} bytes "
-                        "went a second time.")
-        if at < self.done:
-            return (f"A call of send() offered again {self.done - at:,} bytes that had "
-                    "already gone out.")
-        return (f"A call of send() started at byte {at:,} of data, when {self.done:,} had gone "
-                f"out: the {at - self.done:,} in between were never sent.")
-
-    def totals(self) -> tuple[int, int]:
-        """(bytes of data that never went out, bytes that went out more than once)."""
-        covered = end = 0
-        for at, n in sorted(self.parts):
-            covered += max(0, at + n - max(at, end))
-            end = max(end, at + n)
-        return len(self._data) - covered, sum(n for _, n in self.parts) - covered

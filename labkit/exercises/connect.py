@@ -18,7 +18,7 @@ import socket
 
 from labkit.exercises.core import register
 from labkit.exercises.watch import NotYet, call, describe_socket, learner_sockets, left_open
-from labkit.exercises.listen import _plain, _plain_error
+from labkit.exercises.support import _plain, _plain_error
 
 __all__ = ["tcp_pair", "outcome", "refusing_port", "full_backlog"]
 
@@ -27,7 +27,13 @@ __all__ = ["tcp_pair", "outcome", "refusing_port", "full_backlog"]
 
 @contextlib.contextmanager
 def tcp_pair(timeout: float = 5.0):
-    """Yield ``(client, server_side)``: two ends of a real loopback TCP connection."""
+    """Yield ``(client, server_side)``: two ends of a real loopback TCP connection.
+
+    >>> with tcp_pair() as (client, server_side):
+    ...     client.sendall(b"hi")
+    ...     server_side.recv(10)
+    b'hi'
+    """
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = socket.create_connection(listener.getsockname(), timeout=timeout)
         server_side, _ = listener.accept()
@@ -44,6 +50,11 @@ def outcome(fn, *args, timeout: float = 3.0, what: str | None = None):
 
     For checks where raising is the right answer. Not returning in time is
     still a NotYet.
+
+    >>> outcome(int, "42")
+    (42, None)
+    >>> outcome(int, "forty-two")
+    (None, ValueError("invalid literal for int() with base 10: 'forty-two'"))
     """
 
     def capture(*a):
@@ -59,7 +70,14 @@ def outcome(fn, *args, timeout: float = 3.0, what: str | None = None):
 @contextlib.contextmanager
 def refusing_port():
     """Yield a loopback address where nothing listens: bound (so no one else takes it),
-    never listening."""
+    never listening.
+
+    >>> import socket
+    >>> with refusing_port() as address:
+    ...     socket.create_connection(address, timeout=2)
+    Traceback (most recent call last):
+    ConnectionRefusedError: [Errno 111] Connection refused
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()
@@ -67,7 +85,17 @@ def refusing_port():
 
 @contextlib.contextmanager
 def full_backlog():
-    """Yield the address of a listener whose accept queue is full: a connect there hangs."""
+    """Yield the address of a listener whose accept queue is full: a connect there hangs.
+
+    >>> import socket
+    >>> with full_backlog() as address:      # doctest: +SKIP
+    ...     socket.create_connection(address, timeout=0.5)
+    Traceback (most recent call last):
+    TimeoutError: timed out
+
+    (Skipped as a test: how many connections a queue holds is the system's choice, and
+    on some systems the connect is refused rather than left waiting.)
+    """
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(0)  # Linux queues backlog + 1 connections, then drops SYNs

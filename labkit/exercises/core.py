@@ -48,7 +48,14 @@ _MARKS = {CORRECT: ("✅", "#1a7f37"), INCORRECT: ("❌", "#b35900"),
 
 
 class Verdict:
-    """The outcome of a check; true only when correct. Shows itself in the cell."""
+    """The outcome of a check; true only when correct. Shows itself in the cell.
+
+    >>> verdict = Verdict("xx-add", CORRECT, "it adds")
+    >>> bool(verdict), verdict.status
+    (True, 'correct')
+    >>> bool(Verdict("xx-add", INCORRECT, "add(2, 3) gave 6"))
+    False
+    """
 
     def __init__(self, exercise: str, status: str, message: str):
         self.exercise, self.status, self.message = exercise, status, message
@@ -85,7 +92,13 @@ _STUB_OPS = {"RESUME", "NOP", "LOAD_CONST", "RETURN_VALUE", "RETURN_CONST", "POP
 
 
 def is_stub(answer) -> bool:
-    """True for None, ``...``, or a function whose body does nothing (``...``/``pass``)."""
+    """True for None, ``...``, or a function whose body does nothing (``...``/``pass``).
+
+    >>> def add(a, b):
+    ...     ...
+    >>> is_stub(add), is_stub(lambda a, b: a + b)
+    (True, False)
+    """
     if answer is None or answer is Ellipsis:
         return True
     code = getattr(answer, "__code__", None)
@@ -100,7 +113,20 @@ def is_stub(answer) -> bool:
 
 
 class Exercise:
-    """One exercise: a check, graded hints and a solution."""
+    """One exercise: a check, graded hints and a solution.
+
+    >>> def checker(add):
+    ...     if add(2, 3) != 5:
+    ...         raise NotYet(f"add(2, 3) gave {add(2, 3)!r}, not 5.")
+    ...     return "it adds"
+    >>> ex = Exercise("xx-add", "Add two numbers", checker, ["Use +."], "return a + b")
+    >>> ex.check(lambda a, b: a + b).status
+    'correct'
+    >>> print(ex.check(lambda a, b: a * b).message)
+    add(2, 3) gave 6, not 5. ex.hint() gives a hint.
+    >>> ex.check(None).status             # the untouched stub
+    'not attempted'
+    """
 
     def __init__(self, name: str, title: str, checker, hints, solution: str):
         self.name, self.title, self._checker = name, title, checker
@@ -164,7 +190,14 @@ _REGISTRY: dict[str, Exercise] = {}
 
 
 def register(name: str, *, title: str, hints=(), solution: str = ""):
-    """Decorator: register a check function as exercise *name*."""
+    """Decorator: register a check function as exercise *name*.
+
+    >>> @register("xx-echo", title="Echo a word", hints=["Return it."])
+    ... def _check_echo(echo):
+    ...     return "it echoes" if echo("hi") == "hi" else "no"
+    >>> registered("xx-echo")
+    Exercise xx-echo: Echo a word
+    """
 
     def decorate(checker):
         _REGISTRY[name] = Exercise(name, title, checker, hints, solution)
@@ -174,10 +207,20 @@ def register(name: str, *, title: str, hints=(), solution: str = ""):
 
 
 def registered(name: str) -> Exercise | None:
-    """The exercise registered as *name*, or None if no module has registered it (yet)."""
+    """The exercise registered as *name*, or None if no module has registered it (yet).
+
+    >>> registered("no-such-exercise") is None
+    True
+    """
     return _REGISTRY.get(name)
 
 
 def known() -> list[str]:
-    """The names of every exercise registered so far, sorted."""
+    """The names of every exercise registered so far, sorted.
+
+    >>> import labkit
+    >>> _ = labkit.exercise("00-ask")     # registers every lesson's exercises
+    >>> known()[:3]
+    ['00-ask', '01-make-socket', '01-with']
+    """
     return sorted(_REGISTRY)

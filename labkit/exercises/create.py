@@ -12,8 +12,8 @@ bytes reach the server, the moment it is about to wait in ``recv``; and in a
 second round the server drops the connection with a reset, so that a ``close()``
 that runs only when nothing goes wrong is caught.
 
-A few helpers here (``_value``, ``_mentions``, ``_Watched``) serve the checks of
-lessons 00 and 02 too.
+The helpers these checks share with lessons 00 and 02 (``_value``, ``_watched``,
+``_stuck``) are in :mod:`labkit.exercises.support`.
 """
 
 from __future__ import annotations
@@ -25,136 +25,14 @@ import struct
 import warnings
 
 from labkit.exercises.core import register
-from labkit.exercises.watch import NotYet, call, describe_socket, learner_sockets, left_open
+from labkit.exercises.watch import NotYet, call, learner_sockets, left_open
 from labkit.wire.protocols import ECHO_PREFIX, echo
 from labkit.serving.servers import TCPServer
 from labkit.serving.udp import UDPServer
+from labkit.exercises.support import (_MAX_TIMEOUT, _UNSEEN, _Client, _kind, _name, _stuck,
+                                      _value, _watched)
 
 __all__ = ["unclosed_warnings"]
-
-
-# -- helpers shared by the checks of lessons 00-02 ------------------------------------
-
-def _kind(sock: socket.socket) -> str:
-    return {socket.SOCK_STREAM: "TCP", socket.SOCK_DGRAM: "UDP"}.get(sock.type, "other")
-
-
-def _described(sock: socket.socket) -> str:
-    """A socket in words (see describe_socket); any family, open or closed."""
-    if sock.fileno() == -1:
-        return f"a closed {_kind(sock)} socket"
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return f"an {_name(sock.family)} socket"  # e.g. AF_UNIX: its address is no (host, port)
-    return describe_socket(sock)
-
-
-def _name(value) -> str:
-    return getattr(value, "name", str(value))
-
-
-def _value(value) -> str:
-    """What an answer returned, in words that are the same on every run (no port, no fd)."""
-    if isinstance(value, socket.socket):
-        return _described(value)
-    if isinstance(value, (tuple, list)):
-        kind = "tuple" if isinstance(value, tuple) else "list"
-        return f"a {kind} ({', '.join(_value(v) for v in value)})"
-    if isinstance(value, enum.Enum):
-        return f"socket.{value.name}"
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return "a number"  # a port, perhaps: it changes from run to run
-    if isinstance(value, (str, bytes)) and len(value) <= 200:
-        return repr(value)
-    return f"a {type(value).__name__}"
-
-
-def _mentions(fn, name: str) -> bool:
-    """True if the code of *fn* (or a function defined inside it) uses *name*, e.g. a
-    method such as "bind" or a constant such as "SO_REUSEADDR". Only used to choose
-    which message fits; never to decide whether an answer is right."""
-    codes = [getattr(fn, "__code__", None)]
-    while codes:
-        code = codes.pop()
-        if code is None:
-            continue
-        if name in code.co_names:
-            return True
-        codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
-    return False
-
-
-_UNSEEN = object()
-
-
-def _learner_timeout(peer):
-    """``gettimeout()`` of the learner's open socket whose address is *peer*, else _UNSEEN."""
-    for sock in learner_sockets():
-        try:
-            if sock.fileno() != -1 and sock.getsockname() == peer:
-                return sock.gettimeout()
-        except OSError:
-            continue
-    return _UNSEEN
-
-
-class _Client:
-    """What a check's server saw of one connection from the learner's code."""
-
-    def __init__(self):
-        self.timeout = _UNSEEN  # the learner's socket's timeout when its first bytes came
-        self.received = b""
-        self.replied = False
-
-
-class _Watched:
-    """The server's Connection as a handler sees it, noting what the client did."""
-
-    def __init__(self, conn, client: _Client):
-        self._conn, self._client = conn, client
-
-    def recv(self, bufsize: int) -> bytes:
-        data = self._conn.recv(bufsize)
-        if data and not self._client.received:
-            # the client has connected and sent: it is about to wait in recv()
-            self._client.timeout = _learner_timeout(self._conn.peer)
-        self._client.received += data
-        return data
-
-    def sendall(self, data: bytes) -> None:
-        self._conn.sendall(data)
-        self._client.replied = True
-
-    def __getattr__(self, name):
-        return getattr(self._conn, name)
-
-
-def _watched(handler, clients: list):
-    """A handler that runs *handler* and appends a :class:`_Client` per connection."""
-    def run(conn):
-        client = _Client()
-        clients.append(client)
-        handler(_Watched(conn, client))
-    return run
-
-
-def _stuck(what: str, client: _Client | None, thing: str, send: str) -> str | None:
-    """Why the learner's function is still waiting, if the server's side tells; else None."""
-    if client is None:
-        return None
-    if client.replied:
-        return (f"{what} got the server's reply but kept waiting for more. This server keeps "
-                "the connection open until you close it, so a loop until recv() returns b'' "
-                "(or a second recv()) waits for nothing. One recv(1024) is enough for a reply "
-                "this short.")
-    if not client.received:
-        return (f"{what} connected, then waited for a reply without sending anything: the "
-                f"server answers only once it has {thing}. Send it first, {send}, then recv().")
-    return None
-
-
-_MAX_TIMEOUT = 30.0  # "a few seconds"; an hour is no protection against a silent server
 
 
 # -- 01-make-socket ----------------------------------------------------------------

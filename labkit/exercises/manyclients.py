@@ -60,6 +60,11 @@ def script(rng: random.Random) -> tuple[list[tuple[int, ...]], int]:
     A step is the clients that speak at once: ``(2,)`` alone, ``(1, 2)`` both. Client 2
     always speaks first; then, in the order *rng* picks, a run of two or three by each
     client while the other is silent, both at once (twice), and single turns.
+
+    >>> import random
+    >>> steps, leaver = script(random.Random(7))
+    >>> steps[0], (1, 2) in steps, (2, 1) in steps, leaver in (1, 2)
+    ((2,), True, True, True)
     """
     parts = [[(1,)] * rng.randint(2, 3), [(2,)] * rng.randint(2, 3), [(1, 2)], [(2, 1)],
              [(1,)], [(2,)]]

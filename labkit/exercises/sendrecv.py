@@ -16,7 +16,8 @@ from labkit.wire import framing
 from labkit.exercises.core import register
 from labkit.exercises.watch import NotYet, _refers_to, _watching_labkit
 from labkit.wire.peers import rechunk, utf8_cuts
-from labkit.exercises.checksockets import (MOST_CALLS, WAITALL, SendOnly, Stopped, WatchedSocket, cut,
+from labkit.exercises.sendonly import MOST_CALLS, SendOnly
+from labkit.exercises.checksockets import (WAITALL, Stopped, WatchedSocket, cut,
                            in_background, send_in_step, spin_message)
 from labkit.exercises.connect import outcome, tcp_pair
 

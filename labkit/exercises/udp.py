@@ -51,7 +51,11 @@ TEXTS = ["你好, UDP", "再见, UDP", "anyone there?"]
 
 
 def udp_echo(data: bytes, peer) -> bytes:
-    """The echo protocol for datagrams: one reply per datagram."""
+    """The echo protocol for datagrams: one reply per datagram.
+
+    >>> udp_echo("你好".encode(), ("127.0.0.1", 5000)).decode()
+    '欢迎访问>>>>你好\\r\\n'
+    """
     return ECHO_PREFIX.encode("utf-8") + data + b"\r\n"
 
 

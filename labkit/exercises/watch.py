@@ -17,7 +17,12 @@ __all__ = ["NotYet", "call", "describe_socket", "learner_binds", "learner_socket
 
 
 class NotYet(Exception):
-    """Raised by a check function: the answer is wrong, and the message says how."""
+    """Raised by a check function: the answer is wrong, and the message says how.
+
+    >>> raise NotYet("serve() returned after 4 clients; it should serve 5.")
+    Traceback (most recent call last):
+    labkit.exercises.watch.NotYet: serve() returned after 4 clients; it should serve 5.
+    """
 
 
 def _refers_to(fn, targets) -> bool:
@@ -39,16 +44,18 @@ def _refers_to(fn, targets) -> bool:
 
 @contextlib.contextmanager
 def _watching_labkit(names):
-    """During a check, labkit's functions *names* (in labkit and labkit.wire.framing) still work
-    but note every call made from the learner's code (the thread that call() starts), so an
-    answer that reaches them as ``labkit.write_utf`` at run time is noticed too. Calls from
-    other threads (the check's own servers) are not counted."""
-    from labkit.wire import framing  # labkit's face looks names up there at each use
+    """During a check, labkit's functions *names* (in labkit and in the module that defines
+    each: labkit.wire.framing or labkit.wire.javautf) still work but note every call made
+    from the learner's code (the thread that call() starts), so an answer that reaches them
+    as ``labkit.write_utf`` at run time is noticed too. Calls from other threads (the
+    check's own servers) are not counted."""
+    from labkit.wire import framing, javautf  # labkit's face looks names up there at each use
 
     used: list[str] = []
     patched = []
     for name in names:
-        original = getattr(framing, name)
+        module = javautf if hasattr(javautf, name) else framing
+        original = getattr(module, name)
 
         def watched(*args, _original=original, _name=name, **kwargs):
             watch = _watch
@@ -56,8 +63,8 @@ def _watching_labkit(names):
                 used.append(_name)
             return _original(*args, **kwargs)
 
-        patched.append((framing, name, original))
-        setattr(framing, name, watched)
+        patched.append((module, name, original))
+        setattr(module, name, watched)
     try:
         yield used
     finally:
@@ -171,7 +178,13 @@ def _watching_sockets():
 
 def describe_socket(sock: socket.socket) -> str:
     """One socket in a learner's words: its kind and addresses, e.g. "a TCP socket
-    connected from 127.0.0.1:PORT to 127.0.0.1:PORT" (ports are left out: they change)."""
+    connected from 127.0.0.1:PORT to 127.0.0.1:PORT" (ports are left out: they change).
+
+    >>> import socket
+    >>> with socket.create_server(("127.0.0.1", 0)) as listener:
+    ...     describe_socket(listener)
+    'a TCP socket listening on 127.0.0.1'
+    """
     kind = {socket.SOCK_STREAM: "TCP", socket.SOCK_DGRAM: "UDP"}.get(sock.type, str(sock.type))
     if sock.family not in (socket.AF_INET, socket.AF_INET6):  # e.g. one of a socketpair()
         return f"a {kind} socket of family {sock.family.name}"
@@ -204,7 +217,11 @@ def _is_listening(sock: socket.socket) -> bool:
 
 def learner_sockets() -> list[socket.socket]:
     """Every socket the learner's code has created so far in this check, open or closed,
-    oldest first (a closed socket still answers ``gettimeout()``). ``[]`` outside a check."""
+    oldest first (a closed socket still answers ``gettimeout()``). ``[]`` outside a check.
+
+    >>> learner_sockets()
+    []
+    """
     watch = _watch
     if watch is None:
         return []
@@ -216,7 +233,17 @@ def learner_binds() -> list:
     """The address given to every ``bind()`` the learner's code has made in this check,
     in order (``create_server`` binds too). ``[]`` outside a check.
 
-    A check can tell a port the system chose (``0``) from one the learner chose."""
+    A check can tell a port the system chose (``0``) from one the learner chose.
+
+    >>> import socket
+    >>> from labkit.exercises.core import Exercise
+    >>> def checker(listen):
+    ...     call(listen).close()
+    ...     return f"bound {learner_binds()}"     # the verdict capitalises the message
+    >>> ex = Exercise("xx-bind", "Listen", checker, [], "")
+    >>> ex.check(lambda: socket.create_server(("127.0.0.1", 0))).message
+    "Bound [('127.0.0.1', 0)]"
+    """
     watch = _watch
     if watch is None:
         return []
@@ -229,6 +256,18 @@ def left_open(wait: float = 1.0) -> list[str]:
 
     Waits up to *wait* seconds for them to close first: a learner's thread may be about
     to. Outside a check, there is nothing to report: ``[]``.
+
+    >>> import socket
+    >>> from labkit.exercises.core import Exercise
+    >>> def checker(listen):
+    ...     call(listen)
+    ...     still = left_open(wait=0)
+    ...     if still:
+    ...         raise NotYet(f"You left {still[0]} open.")
+    ...     return "closed"
+    >>> ex = Exercise("xx-leak", "Close it", checker, ["Use with."], "")
+    >>> print(ex.check(lambda: socket.create_server(("127.0.0.1", 0))).message)
+    You left a TCP socket listening on 127.0.0.1 open. ex.hint() gives a hint.
     """
     watch = _watch
     if watch is None:
@@ -284,6 +323,12 @@ def call(fn, *args, timeout: float = 3.0, what: str | None = None):
     A call that does not return within *timeout* seconds is reported, not
     waited for: the thread is a daemon, and the check's server closes the
     sockets it was waiting on.
+
+    >>> call(lambda: 42)
+    42
+    >>> call(lambda: 1 / 0, what="divide()")
+    Traceback (most recent call last):
+    labkit.exercises.watch.NotYet: divide() raised ZeroDivisionError: division by zero
     """
     what = what or f"{getattr(fn, '__name__', 'your function')}()"
     thread, box = _in_thread(fn, *args)

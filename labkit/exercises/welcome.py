@@ -17,7 +17,7 @@ from labkit.exercises.core import register
 from labkit.exercises.watch import NotYet, call, learner_sockets, left_open
 from labkit.wire.protocols import echo
 from labkit.serving.servers import TCPServer
-from labkit.exercises.create import _MAX_TIMEOUT, _UNSEEN, _Client, _stuck, _value, _watched
+from labkit.exercises.support import _MAX_TIMEOUT, _UNSEEN, _Client, _stuck, _value, _watched
 
 _SOLUTION = '''
 def ask(address, text):

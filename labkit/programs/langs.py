@@ -31,10 +31,10 @@ import threading
 from pathlib import Path
 
 from labkit.errors import LabkitError, RuntimeMissingError
-from labkit.wire.framing import encode_modified_utf8
+from labkit.wire.javautf import encode_modified_utf8
+from labkit.programs.process import Output, Program
 from labkit.programs.runner import (  # noqa: F401 - stop_programs and running_programs: langs.stop_programs()
-    Finished, Output, Program, program_path, run_program, running_programs, start_program,
-    stop_programs)
+    Finished, program_path, run_program, running_programs, start_program, stop_programs)
 
 __all__ = ["Runtime", "find_runtime", "runtimes", "java_command", "php_command", "start_java",
            "run_java", "start_php", "run_php", "show_changes", "explain_utf"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from labkit.seeing.tracesteps import *  # noqa: F403
 from labkit.seeing.tracing import *  # noqa: F403
+from labkit.seeing.sockettable import *  # noqa: F403
 from labkit.seeing.kernelview import *  # noqa: F403
 from labkit.seeing.widgets import *  # noqa: F403
 from labkit.seeing.console import *  # noqa: F403
-from labkit.seeing import tracesteps, tracing, kernelview, widgets, console
+from labkit.seeing import tracesteps, tracing, sockettable, kernelview, widgets, console
 
-__all__ = [name for module in (tracesteps, tracing, kernelview, widgets, console,) for name in module.__all__]
+__all__ = [name for module in (tracesteps, tracing, sockettable, kernelview, widgets, console,) for name in module.__all__]

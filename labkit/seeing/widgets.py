@@ -31,7 +31,11 @@ _open_lock = threading.Lock()
 
 
 def on_main_thread(fn) -> None:
-    """Run *fn* on the kernel's event loop (thread-safe), or now outside a kernel."""
+    """Run *fn* on the kernel's event loop (thread-safe), or now outside a kernel.
+
+    >>> on_main_thread(lambda: print("now"))
+    now
+    """
     try:
         from IPython import get_ipython
 
@@ -46,6 +50,12 @@ def on_main_thread(fn) -> None:
 
 
 def widget_bundle(widget, text: str) -> dict:
+    """The widget's display data, with *text* as what a plain-text front end shows.
+
+    >>> import ipywidgets
+    >>> sorted(widget_bundle(ipywidgets.HTML("<b>hi</b>"), "hi"))
+    ['application/vnd.jupyter.widget-view+json', 'text/plain']
+    """
     data = widget._repr_mimebundle_()
     data = dict(data[0] if isinstance(data, tuple) else data)
     data["text/plain"] = text
@@ -53,11 +63,26 @@ def widget_bundle(widget, text: str) -> dict:
 
 
 def keep_widget(panel) -> None:
+    """Remember *panel* (anything with ``close()``) so close_widgets() closes it.
+
+    >>> class Panel:
+    ...     def close(self):
+    ...         drop_widget(self)
+    >>> keep_widget(Panel())
+    >>> close_widgets()
+    1
+    """
     with _open_lock:
         _open.append(panel)
 
 
 def drop_widget(panel) -> None:
+    """Forget *panel*: it closed itself (a panel that was never kept is ignored).
+
+    >>> drop_widget(object())
+    >>> close_widgets()
+    0
+    """
     with _open_lock:
         if panel in _open:
             _open.remove(panel)

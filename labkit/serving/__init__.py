@@ -7,6 +7,7 @@ Imports :mod:`labkit.wire` and :mod:`labkit.errors`, nothing else of labkit.
 from __future__ import annotations
 
 from labkit.serving.events import *  # noqa: F403
+from labkit.serving.base import *  # noqa: F403
 from labkit.serving.servers import *  # noqa: F403
 from labkit.serving.udp import *  # noqa: F403
 from labkit.serving.selectserver import *  # noqa: F403
@@ -14,6 +15,6 @@ from labkit.serving.aioserver import *  # noqa: F403
 from labkit.serving.relay import *  # noqa: F403
 from labkit.serving.clients import *  # noqa: F403
 from labkit.serving.loadgen import *  # noqa: F403
-from labkit.serving import events, servers, udp, selectserver, aioserver, relay, clients, loadgen
+from labkit.serving import events, base, servers, udp, selectserver, aioserver, relay, clients, loadgen
 
-__all__ = [name for module in (events, servers, udp, selectserver, aioserver, relay, clients, loadgen,) for name in module.__all__]
+__all__ = [name for module in (events, base, servers, udp, selectserver, aioserver, relay, clients, loadgen,) for name in module.__all__]

@@ -20,7 +20,7 @@ import threading
 
 from labkit.wire.framing import TextDecoder
 from labkit.wire.protocols import ECHO_PREFIX
-from labkit.serving.servers import LOOPBACK, BaseServer
+from labkit.serving.base import LOOPBACK, BaseServer
 
 __all__ = ["echo_stream", "AsyncioServer"]
 

@@ -14,13 +14,22 @@ import socket
 import time
 
 from labkit.errors import FrameTooLargeError, LabTimeoutError, NotListeningError
-from labkit.wire.framing import read_utf, write_utf
+from labkit.wire.javautf import read_utf, write_utf
 
 __all__ = ["connect", "recv_until_eof", "echo_client", "greeting_client", "clock_client", "to_address"]
 
 
 def to_address(target) -> tuple[str, int]:
-    """Accept a server object, a ``(host, port)`` pair, or a bare port on 127.0.0.1."""
+    """Accept a server object, a ``(host, port)`` pair, or a bare port on 127.0.0.1.
+
+    >>> to_address(9998)
+    ('127.0.0.1', 9998)
+    >>> to_address(("::1", 9998, 0, 0))
+    ('::1', 9998)
+    >>> to_address("9998")
+    Traceback (most recent call last):
+    TypeError: expected a server, a (host, port) tuple or a port number, not '9998'
+    """
     if hasattr(target, "address"):
         return tuple(target.address[:2])
     if isinstance(target, int) and not isinstance(target, bool):

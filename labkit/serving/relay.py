@@ -33,7 +33,7 @@ import threading
 import time
 
 from labkit.serving.events import preview
-from labkit.serving.servers import LOOPBACK, any_readable, BaseServer, _check_address, _replace
+from labkit.serving.base import LOOPBACK, any_readable, BaseServer, _check_address, SERVERS
 
 __all__ = ["Relay", "serve_relay"]
 
@@ -286,6 +286,6 @@ def serve_relay(upstream, *, loss: float = 0.0, reorder: float = 0.0, seed=0, dr
     requests arrived   6, went on in the order 2 4; lost 1 3 5 6
     replies  arrived   0, went on in the order -
     """
-    return _replace(name, lambda: Relay(upstream, loss=loss, reorder=reorder, seed=seed,
+    return SERVERS.replace(name, lambda: Relay(upstream, loss=loss, reorder=reorder, seed=seed,
                                         drop=drop, drop_replies=drop_replies, hold=hold,
                                         host=host, port=port, name=name))

@@ -40,7 +40,7 @@ import time
 from labkit.serving.events import preview
 from labkit.wire.framing import TextDecoder
 from labkit.wire.protocols import ECHO_PREFIX
-from labkit.serving.servers import LOOPBACK, any_readable, BaseServer, _replace
+from labkit.serving.base import LOOPBACK, any_readable, BaseServer, SERVERS
 
 __all__ = ["SelectServer", "serve_select"]
 
@@ -251,5 +251,5 @@ def serve_select(*, name: str = "select-echo", host: str = LOOPBACK, port: int =
     '欢迎访问>>>>你好\\r\\n'
     >>> server.stop()
     """
-    return _replace(name, lambda: SelectServer(host=host, port=port, timeout=timeout,
+    return SERVERS.replace(name, lambda: SelectServer(host=host, port=port, timeout=timeout,
                                                name=name, log=log))

@@ -16,7 +16,7 @@ import socket
 import threading
 
 from labkit.serving.events import plural, preview
-from labkit.serving.servers import _PEER_ERRORS, LOOPBACK, any_readable, BaseServer, _name_of, _replace
+from labkit.serving.base import _PEER_ERRORS, LOOPBACK, any_readable, BaseServer, _name_of, SERVERS
 
 __all__ = ["UDPServer", "serve_udp"]
 
@@ -105,5 +105,5 @@ def serve_udp(handler, *, name: str | None = None, host: str = LOOPBACK, port: i
     [server] stopped
     """
     name = name or _name_of(handler)
-    return _replace(name, lambda: UDPServer(handler, host=host, port=port,
+    return SERVERS.replace(name, lambda: UDPServer(handler, host=host, port=port,
                                             timeout=timeout, name=name))

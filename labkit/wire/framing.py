@@ -6,10 +6,11 @@ UTF-8) may be cut in half. So both sides agree on a framing - a newline after
 each message, a length in front of it, or Java's ``writeUTF`` - and the
 receiver keeps reading until a whole frame is there.
 
-The decoders (``LineDecoder``, ``FrameDecoder``, ``UtfDecoder``, ``TextDecoder``)
-never touch a socket: feed them bytes in any pieces and they return the complete
-messages. The socket helpers (``recv_exactly``, ``LineReader``, ``recv_frame``,
-``read_utf``) take an overall ``timeout``, so a silent peer never hangs a cell.
+The decoders (``LineDecoder``, ``FrameDecoder``, ``TextDecoder``) never touch a
+socket: feed them bytes in any pieces and they return the complete messages. The
+socket helpers (``recv_exactly``, ``LineReader``, ``recv_frame``) take an overall
+``timeout``, so a silent peer never hangs a cell. Java's ``writeUTF`` / ``readUTF``
+(``UtfDecoder``, ``read_utf``) are in :mod:`labkit.wire.javautf`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import codecs
 import collections
 import contextlib
 import dataclasses
-import re
 import socket
 import time
 
@@ -26,13 +26,10 @@ from labkit.errors import FrameTooLargeError, FramingError, LabTimeoutError, Pee
 
 __all__ = [
     "recv_exactly", "encode_line", "TooLong", "LineDecoder", "LineReader",
-    "encode_frame", "FrameDecoder", "send_frame", "recv_frame",
-    "encode_modified_utf8", "decode_modified_utf8", "encode_utf", "UtfDecoder",
-    "write_utf", "read_utf", "TextDecoder",
+    "encode_frame", "FrameDecoder", "send_frame", "recv_frame", "TextDecoder",
 ]  # fmt: skip
 
 _CHUNK = 65536  # most bytes asked of one recv, or copied by a decoder at once
-_UTF_MAX = 65535  # writeUTF's 2-byte length prefix
 
 
 # --- reading from a socket against one deadline --------------------------------
@@ -128,16 +125,24 @@ class LineDecoder:
 
     Lines come back without the newline. A line over ``max_length`` bytes comes
     back as one ``TooLong(length)``; its bytes are dropped as they arrive, so an
-    endless line uses bounded memory.
+    endless line uses bounded memory. With ``at_once=True`` (a chat server that
+    answers a long line before it ends) the ``TooLong`` comes as soon as the line
+    passes the limit, its length what had arrived by then, and nothing more for it:
+
+    >>> d = LineDecoder(max_length=4, at_once=True)
+    >>> d.feed(b"far too"), d.feed(b" long\\nok\\n")
+    ([TooLong(length=7)], [b'ok'])
     """
 
-    def __init__(self, max_length=4096, newline=b"\n"):
+    def __init__(self, max_length=4096, newline=b"\n", *, at_once=False):
         if not isinstance(newline, bytes) or not newline:
             raise ValueError(f"newline must be non-empty bytes, not {newline!r}")
         self.max_length = max_length
         self.newline = newline
+        self.at_once = at_once
         self._buf = bytearray()
         self._dropped = 0  # bytes of the current too-long line already thrown away
+        self._told = False  # at_once: the current line's TooLong has gone out already
 
     @property
     def pending(self):
@@ -157,8 +162,11 @@ class LineDecoder:
         start = 0
         while (end := buf.find(nl, start)) >= 0:
             length = self._dropped + end - start
-            out.append(TooLong(length) if length > self.max_length else bytes(buf[start:end]))
-            self._dropped = 0
+            if length <= self.max_length:
+                out.append(bytes(buf[start:end]))
+            elif not self._told:
+                out.append(TooLong(length))
+            self._dropped, self._told = 0, False
             start = end + len(nl)
         del buf[:start]
         # keep the last len(nl) - 1 bytes: they may begin a newline split across feeds
@@ -166,6 +174,9 @@ class LineDecoder:
         if excess > 0 and self._dropped + excess > self.max_length:
             self._dropped += excess
             del buf[:excess]
+            if self.at_once and not self._told:
+                out.append(TooLong(self._dropped))
+                self._told = True
 
 
 class LineReader:
@@ -333,122 +344,6 @@ def recv_frame(sock, *, header=4, max_size=1 << 20, timeout=10.0):
     """
     _check_header(header)
     return _recv_prefixed(sock, header, max_size, timeout, eof_ok=True)
-
-
-# --- Java's writeUTF / readUTF -------------------------------------------------
-
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_NOT_IN_MUTF8 = re.compile(b"[\x00\xf0-\xff]")
-
-
-def _surrogate_pair(match):
-    code = ord(match.group()) - 0x10000
-    return chr(0xD800 + (code >> 10)) + chr(0xDC00 + (code & 0x3FF))
-
-
-def encode_modified_utf8(text):
-    """Encode text as Java's modified UTF-8 (U+0000 as C0 80, astral as 2 surrogates).
-
-    >>> encode_modified_utf8("\\x00")
-    b'\\xc0\\x80'
-    >>> encode_modified_utf8("😀")
-    b'\\xed\\xa0\\xbd\\xed\\xb8\\x80'
-    """
-    units = _ASTRAL.sub(_surrogate_pair, text)
-    return units.encode("utf-8", "surrogatepass").replace(b"\x00", b"\xc0\x80")
-
-
-def decode_modified_utf8(data):
-    """Decode Java's modified UTF-8; FramingError names the offset of a bad byte.
-
-    >>> decode_modified_utf8(b"\\xc0\\x80")
-    '\\x00'
-    >>> decode_modified_utf8(b"\\xed\\xa0\\xbd\\xed\\xb8\\x80")
-    '😀'
-
-    Surrogate pairs become one character; lone surrogates are kept, as in Java.
-    """
-    data = bytes(data)
-    bad = _NOT_IN_MUTF8.search(data)
-    end = bad.start() if bad else len(data)
-    pieces, offset = [], 0
-    for piece in data[:end].split(b"\xc0\x80"):
-        try:
-            pieces.append(piece.decode("utf-8", "surrogatepass"))
-        except UnicodeDecodeError as exc:
-            at = offset + exc.start
-            raise FramingError(f"malformed modified UTF-8 at offset {at}: {exc.reason}") from exc
-        offset += len(piece) + 2
-    if bad:
-        reason = (
-            "a 00 byte (Java writes U+0000 as C0 80)"
-            if data[end] == 0
-            else f"byte 0x{data[end]:02x} (Java writes U+10000 and up as two 3-byte surrogates)"
-        )
-        raise FramingError(f"malformed modified UTF-8 at offset {end}: {reason}")
-    # a UTF-16 round trip joins surrogate pairs and keeps lone surrogates
-    units = "\x00".join(pieces).encode("utf-16-be", "surrogatepass")
-    return units.decode("utf-16-be", "surrogatepass")
-
-
-def encode_utf(text):
-    """Return what Java's DataOutputStream.writeUTF(text) writes.
-
-    >>> encode_utf("hi")
-    b'\\x00\\x02hi'
-    """
-    body = encode_modified_utf8(text)
-    if len(body) > _UTF_MAX:
-        msg = f"encoded string too long: {len(body)} bytes, writeUTF allows at most {_UTF_MAX}"
-        raise FrameTooLargeError(msg)
-    return len(body).to_bytes(2, "big") + body
-
-
-class UtfDecoder:
-    """Split bytes into writeUTF strings, whatever pieces they arrive in.
-
-    >>> d = UtfDecoder()
-    >>> d.feed(b"\\x00\\x02h"), d.feed(b"i")
-    ([], ['hi'])
-    """
-
-    def __init__(self):
-        self._frames = FrameDecoder(header=2, max_size=_UTF_MAX)
-
-    @property
-    def pending(self):
-        """Number of bytes buffered towards the next string."""
-        return self._frames.pending
-
-    def feed(self, data):
-        """Add received bytes; return the strings they complete."""
-        return [decode_modified_utf8(body) for body in self._frames.feed(data)]
-
-
-def write_utf(sock, text):
-    """Send text as Java's DataOutputStream.writeUTF does.
-
-    >>> a, b = socket.socketpair()
-    >>> with a, b:
-    ...     write_utf(b, "hi")
-    ...     a.recv(100)
-    b'\\x00\\x02hi'
-    """
-    sock.sendall(encode_utf(text))
-
-
-def read_utf(sock, *, timeout=10.0):
-    """Receive one string as Java's DataInputStream.readUTF does.
-
-    >>> a, b = socket.socketpair()
-    >>> with a, b:
-    ...     write_utf(b, "谢谢连接我")
-    ...     read_utf(a)
-    '谢谢连接我'
-
-    EOF anywhere, even before the length, raises PeerClosedError (Java: EOFException).
-    """
-    return decode_modified_utf8(_recv_prefixed(sock, 2, _UTF_MAX, timeout, eof_ok=False))
 
 
 # --- text split across reads ---------------------------------------------------

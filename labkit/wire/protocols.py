@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime
 
-from labkit.wire.framing import TextDecoder, encode_utf, read_utf
+from labkit.wire.framing import TextDecoder
+from labkit.wire.javautf import encode_utf, read_utf
 
 __all__ = ["echo", "greeting", "clock", "java_address",
            "ECHO_PREFIX", "GREETING_PREFIX", "CLOCK_PREFIX"]
