@@ -2,8 +2,7 @@
 kernel still keeps after they were closed (from ``/proc/net/tcp`` on Linux, a
 system-wide scan elsewhere), and ``net_connections``, psutil's list of every socket.
 
-The kernel's own sockets (to JupyterLab), taken when this module is imported, are
-left out. :mod:`labkit.seeing.kernelview` names the rows and shows them.
+The kernel's own sockets (to JupyterLab, and its output thread's) are left out. :mod:`labkit.seeing.kernelview` names the rows and shows them.
 """
 
 from __future__ import annotations
@@ -26,27 +25,28 @@ def _endpoint(addr) -> tuple | None:
     return (addr[0], addr[1])
 
 
-def _kernel_sockets() -> set[tuple]:
-    """The sockets this process had when labkit was imported (the kernel's own)."""
-    try:
-        conns = psutil.Process().net_connections("inet")
-    except (psutil.Error, OSError):
-        return set()
-    return {(_endpoint(c.laddr), _endpoint(c.raddr)) for c in conns}
-
-
 def _kernel_ports() -> set[int]:
-    """The ports the Jupyter kernel talks to JupyterLab on, if we run in one."""
+    """The ports the Jupyter kernel itself uses, if we run in one: the five of its connection
+    file (to JupyterLab), and the one its output thread listens on for the output of
+    subprocesses (ipykernel's IOPub pipe). Asked each time: nothing is scanned at import."""
+    ports: set[int] = set()
     try:
         from ipykernel.connect import get_connection_info
 
         info = get_connection_info(unpack=True)
+        ports |= {v for k, v in info.items() if k.endswith("_port") and isinstance(v, int)}
     except Exception:  # not in a kernel, or an ipykernel without it
-        return set()
-    return {v for k, v in info.items() if k.endswith("_port") and isinstance(v, int)}
+        return ports
+    try:
+        from IPython import get_ipython
 
-
-_BASELINE = _kernel_sockets()
+        kernel = getattr(get_ipython(), "kernel", None)
+        pipe = getattr(getattr(kernel, "iopub_thread", None), "_pipe_port", None)
+    except Exception:  # an IPython or ipykernel without these
+        pipe = None
+    if isinstance(pipe, int):
+        ports.add(pipe)
+    return ports
 
 
 def _read_table() -> tuple[list[tuple], bool]:
@@ -56,8 +56,7 @@ def _read_table() -> tuple[list[tuple], bool]:
     rows = []
     for c in psutil.Process().net_connections("inet"):
         local, remote = _endpoint(c.laddr), _endpoint(c.raddr)
-        if (local, remote) in _BASELINE or (local and local[1] in exclude) or (
-                remote and remote[1] in exclude):
+        if (local and local[1] in exclude) or (remote and remote[1] in exclude):
             continue
         kind = "udp" if c.type == socket.SOCK_DGRAM else "tcp"
         state = c.status if kind == "tcp" else "(udp)"
