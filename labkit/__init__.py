@@ -16,6 +16,7 @@ from . import (
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
     protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
     addresses, room,  # the instructor's room
+    httpserve,  # lesson 11
 )
 # the public names of every module (internal modules such as causal and seqdiagram export none)
 from .addresses import *  # noqa: F403
@@ -28,6 +29,7 @@ from .errors import *  # noqa: F403
 from .events import *  # noqa: F403
 from .exercises import *  # noqa: F403
 from .framing import *  # noqa: F403
+from .httpserve import *  # noqa: F403
 from .kernelview import *  # noqa: F403
 from .langs import *  # noqa: F403
 from .loadgen import *  # noqa: F403
@@ -51,5 +53,6 @@ _MODULES = (
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
     protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
     addresses, room,  # the instructor's room
+    httpserve,  # lesson 11
 )
 __all__ = [name for module in _MODULES for name in module.__all__]
