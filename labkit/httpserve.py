@@ -174,6 +174,9 @@ class _Pieces:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
 
 class _Recording:
     """The handler's reader, keeping every byte it reads in *into* (what the client sent)."""
@@ -197,6 +200,7 @@ class _Recording:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive unless told otherwise
+    wbufsize = 1 << 16  # a reply leaves in one write (http.server flushes after each)
     server_version = "labkit"
 
     def version_string(self):  # the Server header: no Python version (it varies)
@@ -213,6 +217,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.rfile = _Recording(self.rfile, owner.received[self.number])
         if owner.split is not None:
             rng = random.Random(f"{owner.split}-{self.number}")
+            self.wfile.close()  # the buffered file: it holds a reference to the socket
             self.wfile = _Pieces(self.connection, rng, owner.pause)
 
     def finish(self):
