@@ -256,6 +256,32 @@ def get(address, path):
       ("get(address, '/hello') sent b'GET /hello HTTP/1.1\\nHost: 127.0.0.1\\n\\n': "
       "its lines end with \\n alone. HTTP's lines end with \\r\\n (http.server lets "
       'it pass; many servers answer 400).' + HINT)),
+Wrong('11-get', 'never closes its socket', _GET_PARTS + '''
+def get(address, path):
+    sock = request(address, path)
+    data = b""
+    while b"\\r\\n\\r\\n" not in data:
+        data += sock.recv(4096)
+    status, headers, body = head_of(data)
+    if headers.get("transfer-encoding") == "chunked":
+        while True:
+            try:
+                return status, labkit.decode_chunked(body)[0]
+            except labkit.IncompleteMessage:
+                body += sock.recv(4096)
+    if "content-length" in headers:
+        while len(body) < int(headers["content-length"]):
+            body += sock.recv(4096)
+        return status, body
+    while chunk := sock.recv(4096):
+        body += chunk
+    return status, body
+''',
+      ('When the check ended, your code still had 4 sockets (a TCP socket connected '
+       'to a peer, a TCP socket connected to a peer, a TCP socket connected to a '
+       'peer, a TCP socket connected to a peer) open. Close every socket you open: '
+       'use `with`, or call close() in a `finally:` block; a socket kept in a list '
+       'or a variable stays open until you close it.' + HINT)),
 Wrong('11-server', 'no Content-Length', _SERVER_PARTS + '''
 def handle(conn):
     data = b""

@@ -640,3 +640,6 @@ def _slow_and_vanishing(server: TCPServer) -> None:
         slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     finally:
         slow.sock.close()  # with SO_LINGER 0: a reset, mid-request
+    with _client(server) as sock:  # and the server goes on serving
+        sock.sendall(_REQUEST)
+        _expect_reply(sock, "a GET / after a client had vanished mid-request", 200)
