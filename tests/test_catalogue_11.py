@@ -115,12 +115,10 @@ def get(address, path):
         return status, body
 ''',
       ("Given a chunked reply (Transfer-Encoding: chunked), get(address, '/poem') "
-      'returned '
-      "b'5\\r\\n\\xe5\\xba\\x8a\\xe5\\x89\\r\\n10\\r\\n\\x8d\\xe6\\x98\\x8e\\xe6\\x9c\\x88\\xe5\\x85\\x89,\\n\\xe7\\x96\\x91\\xe6\\r\\n1a\\r\\n\\x98\\xaf\\xe5\\x9c\\xb0\\xe4\\xb8\\x8a\\xe9\\x9c\\x9c.\\n\\xe4\\xb8\\xbe\\xe5\\xa4\\xb4\\xe6\\x9c\\x9b\\xe6\\x98\\x8e\\xe6\\r\\n1a\\r\\n\\x9c\\x88,\\n\\xe4\\xbd\\x8e\\xe5\\xa4\\xb4\\xe6\\x80\\x9d\\xe6\\x95\\x85\\xe4\\xb9\\xa1.\\nBefor\\r\\n1a\\r\\ne "
-      'my bed the moonlight gle\\r\\n1a\\r\\nams, like frost upon the '
-      "g\\r\\n7\\r\\nround.\\n\\r\\n0\\r\\n\\r\\n': the body still in its chunked coding, "
-      'sizes and all. Decode it: each chunk is its size in hex, \\r\\n, the bytes, '
-      '\\r\\n; a chunk of size 0 ends the body.' + HINT)),
+       "returned b'5\\r\\n\\xe5\\xba\\x8a\\xe5\\x89\\r\\n10\\r\\n\\x8d\\xe6\\x98\\x8e"
+       "\\xe6\\x9c\\x88\\xe5\\x85\\x89'...: the body still in its chunked coding, sizes "
+       "and all. Decode it: each chunk is its size in hex, \\r\\n, the bytes, \\r\\n; a "
+       "chunk of size 0 ends the body." + HINT)),
 Wrong('11-get', 'head on \\n\\n', _GET_PARTS + '''
 def get(address, path):
     with request(address, path) as sock:
@@ -418,7 +416,8 @@ def handle(conn):
             return
         text = PAGE_TEXT if parts[1] == "/" else "not found\\n"
         status = "200 OK" if parts[1] == "/" else "404 Not Found"
-        conn.sendall(f"HTTP/1.1 {status}\\r\\nContent-Length: {len(text)}\\r\\n\\r\\n{text}".encode())
+        head = f"HTTP/1.1 {status}\\r\\nContent-Length: {len(text)}\\r\\n\\r\\n"
+        conn.sendall((head + text).encode())
 ''',
       ("To a plain 'GET / HTTP/1.1' with a Host header, the server said "
       'Content-Length: 61, and 65 bytes followed. Content-Length counts the '

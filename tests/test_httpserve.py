@@ -107,8 +107,8 @@ def test_binds_loopback_port_0_answers_and_stops_quickly_and_twice(baseline):
     server.stop()
     assert not server.running and server.sock.fileno() == -1
     client.close()
-    assert server.requests == [(1, "GET /hello HTTP/1.1",
-                                {"Host": f"127.0.0.1:{server.port}", "Accept-Encoding": "identity"})]
+    headers = {"Host": f"127.0.0.1:{server.port}", "Accept-Encoding": "identity"}
+    assert server.requests == [(1, "GET /hello HTTP/1.1", headers)]
 
 
 def test_keep_alive_serves_many_requests_on_one_connection_in_each_framing(baseline):
@@ -198,13 +198,14 @@ def test_a_client_that_vanishes_mid_request_harms_nobody(baseline):
         gone.sendall(b"GET /hel")
         gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         gone.close()
-        assert split_head(exchange(server, REQUEST.replace(b"\r\n\r\n",
-                                                           b"\r\nConnection: close\r\n\r\n")))[2] == HELLO
+        last = REQUEST.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        assert split_head(exchange(server, last))[2] == HELLO
         assert not server.errors
 
 
 def test_a_silent_client_is_dropped_after_the_timeout(baseline):
-    with HttpServer(timeout=0.3) as server, socket.create_connection(server.address, timeout=5) as sock:
+    with HttpServer(timeout=0.3) as server, \
+            socket.create_connection(server.address, timeout=5) as sock:
         assert read_all(sock) == b""  # the server closed it
         deadline = time.monotonic() + 5
         while server.open_connections and time.monotonic() < deadline:

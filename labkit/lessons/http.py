@@ -172,7 +172,8 @@ def _judge_reply(value, error, what: str, how: str, status: int, body: bytes) ->
         raise NotYet(f"{said} raised KeyError: {error}. With neither Content-Length nor "
                      "chunked, the body ends when the server closes (it said Connection: "
                      "close): read until recv() returns b''.")
-    if isinstance(error, ValueError) and "chunked" in how and not isinstance(error, IncompleteMessage):
+    if (isinstance(error, ValueError) and "chunked" in how
+            and not isinstance(error, IncompleteMessage)):
         raise NotYet(f"{said} raised ValueError: {error}. Chunk sizes are hexadecimal: "
                      "int(size, 16), so '1a' is 26.")
     if error is not None:
@@ -199,7 +200,7 @@ def _judge_reply(value, error, what: str, how: str, status: int, body: bytes) ->
         return
     chunked = encode_chunked(body, (5, 16, 26))
     if "chunked" in how and got_body and chunked.startswith(got_body):
-        raise NotYet(f"{said} returned {got_body!r}: the body still in its chunked coding, "
+        raise NotYet(f"{said} returned {got_body[:24]!r}...: the body still in its chunked coding, "
                      "sizes and all. Decode it: each chunk is its size in hex, \\r\\n, the "
                      "bytes, \\r\\n; a chunk of size 0 ends the body.")
     if b"\r\n\r\n" in got_body or got_body.startswith(b"HTTP/"):
