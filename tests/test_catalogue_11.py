@@ -280,6 +280,35 @@ def get(address, path):
        'peer, a TCP socket connected to a peer) open. Close every socket you open: '
        'use `with`, or call close() in a `finally:` block; a socket kept in a list '
        'or a variable stays open until you close it.' + HINT)),
+Wrong('11-get', 'http.client does it', '''
+import http.client
+
+def get(address, path):
+    client = http.client.HTTPConnection(*address, timeout=5)
+    try:
+        client.request("GET", path)
+        reply = client.getresponse()
+        return reply.status, reply.read()
+    finally:
+        client.close()
+''',
+      ("Your get() uses http.client or urllib, which do the work for you. The point is "
+       "to do it yourself: write the request on a socket, and read the reply's head and "
+       "body with recv()." + HINT)),
+Wrong('11-get', 'urllib does it', '''
+from urllib.request import urlopen
+from urllib.error import HTTPError
+
+def get(address, path):
+    try:
+        with urlopen(f"http://{address[0]}:{address[1]}{path}", timeout=5) as reply:
+            return reply.status, reply.read()
+    except HTTPError as error:
+        return error.code, error.read()
+''',
+      ("Your get() uses http.client or urllib, which do the work for you. The point is "
+       "to do it yourself: write the request on a socket, and read the reply's head and "
+       "body with recv()." + HINT)),
 Wrong('11-server', 'no Content-Length', _SERVER_PARTS + '''
 def handle(conn):
     data = b""

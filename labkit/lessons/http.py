@@ -24,13 +24,14 @@ again after ``b''`` is stopped and named.
 
 from __future__ import annotations
 
+import http
 import http.client
 import random
 import socket
 import struct
 import time
 
-from ..exercises import NotYet, register
+from ..exercises import NotYet, _refers_to, register
 from ..httpserve import HttpServer, IncompleteMessage, encode_chunked, split_head
 from ..servers import TCPServer, _any_readable
 from .checksockets import SPIN, Stopped, cut
@@ -106,6 +107,14 @@ _ROUNDS = [
     "otherwise: a keep-alive server does not close.",
 ])
 def _check_get(get) -> str:
+    import urllib
+    import urllib.request
+
+    if _refers_to(get, [http, http.client, http.client.HTTPConnection, urllib, urllib.request,
+                        urllib.request.urlopen]):
+        raise NotYet("Your get() uses http.client or urllib, which do the work for you. The "
+                     "point is to do it yourself: write the request on a socket, and read "
+                     "the reply's head and body with recv().")
     for path, how, settings, status, body in _ROUNDS:
         with HttpServer(_PAGES, name="exercise-http", **settings) as server:
             what = f"get(address, {path!r})"
