@@ -17,8 +17,9 @@ thread per connection, as ``labkit.serve`` does) and plays, in turn: a plain GET
 ``http.client`` asking twice on one connection; a request sent a byte at a time, each
 byte only when the handler waits for it (so an answer before the empty line is seen on
 every run); two requests back to back in seeded random pieces; garbage; a request
-without ``Host``; ``Connection: close``; and a client that stalls mid-request while
-another is served, then vanishes with a reset. A handler that calls ``recv`` again and
+without ``Host``; ``Connection: close``; a client that stalls mid-request while
+another is served, then vanishes with a reset; and one more GET after it. An answer that
+hands 11-get's work to ``http.client`` or ``urllib`` is told so. A handler that calls ``recv`` again and
 again after ``b''`` is stopped and named.
 """
 
