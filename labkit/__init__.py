@@ -16,6 +16,7 @@ from . import (
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
     protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
     addresses, room,  # the instructor's room
+    tlslab, wiretap,  # lesson 12
 )
 # the public names of every module (internal modules such as causal and seqdiagram export none)
 from .addresses import *  # noqa: F403
@@ -40,9 +41,11 @@ from .room import *  # noqa: F403
 from .selectserver import *  # noqa: F403
 from .servers import *  # noqa: F403
 from .tracesteps import *  # noqa: F403
+from .tlslab import *  # noqa: F403
 from .tracing import *  # noqa: F403
 from .udp import *  # noqa: F403
 from .widgets import *  # noqa: F403
+from .wiretap import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -51,5 +54,6 @@ _MODULES = (
     framing, interpose, kernelview, langs, loadgen, peers, preflight, programs,
     protocols, relay, selectserver, seqdiagram, servers, tracesteps, tracing, udp, widgets,
     addresses, room,  # the instructor's room
+    tlslab, wiretap,  # lesson 12
 )
 __all__ = [name for module in _MODULES for name in module.__all__]
