@@ -99,7 +99,7 @@ def tls_error(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"{name}: verify_code {exc.verify_code}: {exc.verify_message}"
-    if isinstance(exc, ssl.SSLError) and exc.reason:
+    if isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None):
         return f"{name}: {exc.reason}"
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     text = text.split(" (_ssl.c:")[0]  # where in CPython's C code: differs between builds

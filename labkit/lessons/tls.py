@@ -136,8 +136,8 @@ def _against_the_real_one(value, error, tls) -> None:
                      "names must be told which name to expect: "
                      "context.wrap_socket(raw, server_hostname=address[0]).")
     if isinstance(error, UnicodeDecodeError):
-        raise NotYet(f"{real}, {_CALL} raised UnicodeDecodeError: {error.reason} at the end "
-                     "of what it decoded. The reply came in three TLS records, cut inside "
+        raise NotYet(f"{real}, {_CALL} raised UnicodeDecodeError ({error.reason}). The "
+                     "reply came in three TLS records, cut inside "
                      "characters, and one recv() returns at most one of them: your code "
                      "decoded a piece. recv() in a loop until the reply ends with \\r\\n, "
                      "then decode the whole.")
@@ -313,12 +313,22 @@ def _compare(number: int, faults: dict, answer) -> None:
                          "use it. Connect with ssl.create_default_context(cafile=cafile): a "
                          "context with verify_mode CERT_NONE or check_hostname False accepts "
                          "servers it should refuse.")
+        if truth == "ok" and said == "untrusted":
+            raise NotYet(f"{where} said {name!r} fails ('untrusted'), but it is a proper TLS "
+                         "server whose certificate the CA in cafile signed. Does your context "
+                         "trust that CA? Make it with ssl.create_default_context(cafile=cafile).")
         if truth == "ok":
             raise NotYet(f"{where} said {name!r} fails ({said!r}), but it is a proper TLS "
                          "server: a client that trusts cafile and checks the name 127.0.0.1 "
                          "completes the handshake. Decide by connecting to each server, not "
                          "by its name or a fixed answer: the check breaks different servers "
                          "in each round.")
+        if said == "not tls":
+            raise NotYet(f"{where} said {name!r} does not speak TLS, but it does: its "
+                         "certificate was refused, with ssl.SSLCertVerificationError. That "
+                         "error is a kind of ssl.SSLError, so an `except ssl.SSLError:` written "
+                         "before `except ssl.SSLCertVerificationError:` catches it first. Put "
+                         "the more particular one first.")
         raise NotYet(f"{where} said {name!r} fails because {said!r}, but that is not what "
                      "its error says. ssl.SSLCertVerificationError means a bad certificate, "
                      "and its verify_code tells which: 10 expired, 20 an issuer you do not "
