@@ -16,7 +16,8 @@ daemon thread. Each accepted client gets one thread that opens the upstream
 connection and then waits in a selector on both sockets: whatever one side sends is
 recorded, then sent on whole with ``sendall``. An end of stream is passed on as a
 half-close (``shutdown(SHUT_WR)``), so a client that closes its writing side still gets
-its reply; a reset is passed on as a reset. ``stop()`` shuts both sockets of every
+its reply; a reset is passed on as a reset, and so is a server that cannot be reached (the
+client's connect() to the tap has succeeded by then, so it cannot be refused). ``stop()`` shuts both sockets of every
 relayed connection, so no thread waits on a silent peer.
 
 What passed is kept as chunks (connection, direction, bytes) in arrival order.
@@ -166,8 +167,9 @@ class Wiretap(_Base):
             client.settimeout(self.timeout)
             try:
                 server = socket.create_connection(self.upstream, timeout=self.timeout)
-            except OSError as exc:
+            except OSError as exc:  # refused, or reset before connect() returned
                 self.events.add(number, "note", f"could not reach the server: {exc}")
+                _reset(client)  # the nearest a relay can come to what the client would get
                 return
             with self._lock:
                 self._pairs[number].append(server)

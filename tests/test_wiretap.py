@@ -31,29 +31,27 @@ def test_a_plain_echo_passes_readably_and_the_tap_stops_cleanly(baseline):
         assert tap.sock.fileno() == -1 and not tap.running
 
 
-def test_an_unreachable_server_is_noted_and_the_client_sees_the_end(baseline):
+def test_an_unreachable_server_is_noted_and_the_client_gets_a_reset(baseline):
     with socket.socket() as placeholder:
         placeholder.bind(("127.0.0.1", 0))  # bound, never listening: connecting is refused
         with Wiretap(placeholder.getsockname()) as tap:
             with socket.create_connection(tap.address, timeout=2) as client:
-                assert client.recv(10) == b""
+                with pytest.raises(ConnectionResetError):
+                    client.recv(10)
             assert tap.wait_quiet(2)
             assert "could not reach the server" in str(tap.events)
 
 
-def test_a_reset_from_the_server_ends_the_clients_connection(baseline):
-    # Usually the client gets the reset itself; under pytest it has now and then seen an
-    # end of stream instead (not yet understood), so only the end is required here.
+@pytest.mark.parametrize("attempt", range(5))
+def test_a_reset_from_the_server_reaches_the_client_as_a_reset(attempt, baseline):
+    # the reset may come while the tap is still connecting upstream, or once it relays
     with socket.create_server(("127.0.0.1", 0)) as listener, Wiretap(listener.getsockname()) as tap:
         with socket.create_connection(tap.address, timeout=2) as client:
             conn, _ = listener.accept()
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()  # a reset
-            try:
-                assert client.recv(10) == b""
-            except ConnectionResetError:
-                pass
-            assert tap.wait_quiet(2) and tap.data(DOWN) == b""
+            with pytest.raises(ConnectionResetError):
+                client.recv(10)
 
 
 def test_stop_ends_a_relayed_connection_that_is_still_open(baseline):
