@@ -291,6 +291,73 @@ class Wiretap(_Base):
         return _Text("\n".join(lines) or "(nothing has passed)")
 
 
+    def diagram(self, conn: int | None = None, *, wait: float = 3.0, limit: int = 14):
+        """A picture of what passed on connection *conn* (default: the last): one arrow per
+        piece of plain text, or per TLS record, in the order they reached the tap. What goes
+        in the clear is drawn in red, encrypted application_data in grey."""
+        self.wait_quiet(wait)
+        return _draw(self.arrows(conn, wait=0), limit)
+
+    def arrows(self, conn: int | None = None, *, wait: float = 3.0) -> list[tuple]:
+        """What diagram() draws: ``(direction, label, in_the_clear)`` for each piece of plain
+        text or each TLS record on connection *conn* (default: the last), in arrival order."""
+        self.wait_quiet(wait)
+        chunks = self._snapshot()
+        if conn is None:
+            conn = max((c.conn for c in chunks), default=0)
+        mine = [c for c in chunks if c.conn == conn]
+        streams = {d: b"".join(c.data for c in mine if c.direction == d) for d in (UP, DOWN)}
+        tls = {d: looks_like_tls(s) for d, s in streams.items()}
+        items, shown, seen = [], {UP: 0, DOWN: 0}, {UP: 0, DOWN: 0}
+        for chunk in mine:
+            d = chunk.direction
+            seen[d] += len(chunk.data)
+            if not tls[d]:
+                items.append((d, f"{plural(len(chunk.data))}: {preview(chunk.data, 24)}", True))
+                continue
+            try:
+                records, _ = parse_records(streams[d][shown[d]:seen[d]])
+            except ValueError:
+                records = []
+            for record in records:
+                shown[d] += 5 + record.length
+                # in TLS 1.3 only application_data is encrypted: the hellos are in the clear
+                items.append((d, record.describe(), record.type != 23))
+        return items
+
+
+def _draw(items, limit: int):
+    from .figures import _drawable, _figure, _fonts
+
+    rows = items[:limit]
+    height = max(len(rows), 1) + 1
+    inches = 1.1 + 0.3 * height  # the figure grows with the rows: its size says how many
+    fig = _figure((7.6, inches))
+    ax = fig.add_axes((0.02, 0.02, 0.96, 1 - 0.75 / inches))
+    families, _ = _fonts()
+    ax.set_xlim(-0.12, 1.12)
+    ax.set_ylim(height, -0.6)
+    ax.axis("off")
+    for x, name in ((0, "client"), (0.5, "wiretap"), (1, "server")):
+        ax.plot([x, x], [0, height - 0.4], color="#57606a" if x != 0.5 else "#b35900",
+                linestyle="-" if x != 0.5 else ":", linewidth=1.2)
+        ax.text(x, -0.25, name, ha="center", va="bottom", fontsize=10, family=families)
+    for row, (direction, label, readable) in enumerate(rows, start=1):
+        start, end = (0, 1) if direction == UP else (1, 0)
+        colour = "#cf222e" if readable else "#8c959f"
+        ax.annotate("", xy=(end, row), xytext=(start, row),
+                    arrowprops={"arrowstyle": "->", "color": colour, "linewidth": 1.4})
+        ax.text(0.5, row - 0.12, _drawable(label), ha="center", va="bottom", fontsize=8,
+                family=families, color="#1f2328" if readable else "#57606a",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+    if len(items) > limit:
+        ax.text(0.5, height - 0.3, f"… and {len(items) - limit} more", ha="center",
+                fontsize=8, family=families)
+    ax.set_title("red: in the clear · grey: encrypted", fontsize=9, family=families,
+                 pad=16)
+    return fig
+
+
 class _Text(str):
     """Plain text that shows itself without quotes in a notebook."""
 

@@ -31,6 +31,16 @@ def test_a_plain_echo_passes_readably_and_the_tap_stops_cleanly(baseline):
         assert tap.sock.fileno() == -1 and not tap.running
 
 
+def test_the_diagram_has_one_arrow_per_piece_and_one_size_per_count(baseline):
+    with labkit.serve(labkit.echo) as server, Wiretap(server) as tap:
+        labkit.echo_client(tap, "你好")
+        assert tap.arrows() == [(UP, "6 bytes: '你好'", True),
+                                (DOWN, "24 bytes: '欢迎访问>>>>你好\\r\\n'", True)]
+        fig = tap.diagram()
+        assert len(fig.axes[0].patches) + len(fig.axes[0].texts) > 2
+        assert tuple(fig.get_size_inches()) == pytest.approx((7.6, 2.0))
+
+
 def test_an_unreachable_server_is_noted_and_the_client_gets_a_reset(baseline):
     with socket.socket() as placeholder:
         placeholder.bind(("127.0.0.1", 0))  # bound, never listening: connecting is refused
@@ -127,6 +137,9 @@ def test_tls_through_the_tap_shows_records_and_no_clear_text(baseline):
         assert up[-1].length == len("你好".encode()) + 17  # the message: 16-byte tag, 1 type byte
         text = tap.show()
         assert text.count("TLS record:") == len(up) + len(down)
+        arrows = tap.arrows()
+        assert len(arrows) == len(up) + len(down)
+        assert [a[2] for a in arrows if a[0] == UP] == [r.type != 23 for r in up]
 
 
 # -- TLS record headers ---------------------------------------------------------------
