@@ -16,9 +16,10 @@ daemon thread. Each accepted client gets one thread that opens the upstream
 connection and then waits in a selector on both sockets: whatever one side sends is
 recorded, then sent on whole with ``sendall``. An end of stream is passed on as a
 half-close (``shutdown(SHUT_WR)``), so a client that closes its writing side still gets
-its reply; a reset is passed on as a reset, and so is a server that cannot be reached (the
-client's connect() to the tap has succeeded by then, so it cannot be refused). ``stop()`` shuts both sockets of every
-relayed connection, so no thread waits on a silent peer.
+its reply; a reset is passed on as a reset, and so is a server that cannot be reached
+(the client's connect() to the tap has succeeded by then, so it cannot be refused).
+``stop()`` shuts both sockets of every relayed connection, so no thread waits on a
+silent peer.
 
 What passed is kept as chunks (connection, direction, bytes) in arrival order.
 :func:`parse_records` reads TLS record headers (type, version, length) out of a byte

@@ -142,9 +142,9 @@ def verified_echo(address, cafile, message):
           'Against the real server (its certificate, for 127.0.0.1, is signed by the CA '
           'in cafile), verified_echo(address, cafile, message) raised UnicodeDecodeError '
           '(unexpected end of data). The reply came in three TLS records, cut inside '
-          'characters, and one recv() returns at most one of them: your code decoded a '
-          'piece. recv() in a loop until the reply ends with \\r\\n, then decode the whole.'
-          ' ex.hint() gives a hint.'),
+          'characters and with pauses between them, and one recv() returns only what has '
+          'arrived: your code decoded a piece. recv() in a loop until the reply ends with'
+          ' \\r\\n, then decode the whole. ex.hint() gives a hint.'),
     Wrong('12-verify', 'one recv, decoded leniently', r'''
 def verified_echo(address, cafile, message):
     context = ssl.create_default_context(cafile=cafile)
@@ -155,9 +155,9 @@ def verified_echo(address, cafile, message):
 ''',
           'Against the real server (its certificate, for 127.0.0.1, is signed by the CA '
           "in cafile), verified_echo(address, cafile, message) returned '欢迎', only the "
-          "start of the reply '欢迎访问>>>>你好, TLS!\\r\\n': it came in three TLS records, and "
-          'one recv() returns at most one of them. recv() in a loop until the reply ends '
-          'with \\r\\n. ex.hint() gives a hint.'),
+          "start of the reply '欢迎访问>>>>你好, TLS!\\r\\n': it came in three TLS records with "
+          'pauses between them, and one recv() returns only what has arrived. recv() in a'
+          ' loop until the reply ends with \\r\\n. ex.hint() gives a hint.'),
     Wrong('12-verify', 'reads until close', r'''
 def verified_echo(address, cafile, message):
     context = ssl.create_default_context(cafile=cafile)

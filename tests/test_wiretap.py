@@ -110,7 +110,8 @@ def _talk(address, up_chunks, down_chunks, listener):
 chunks = st.lists(st.binary(min_size=1, max_size=3000), max_size=8)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(up=chunks, down=chunks)
 def test_every_byte_passes_unchanged_both_ways_whatever_the_chunking(up, down):
     with socket.create_server(("127.0.0.1", 0)) as listener, Wiretap(listener.getsockname()) as tap:

@@ -137,8 +137,8 @@ def _against_the_real_one(value, error, tls) -> None:
                      "context.wrap_socket(raw, server_hostname=address[0]).")
     if isinstance(error, UnicodeDecodeError):
         raise NotYet(f"{real}, {_CALL} raised UnicodeDecodeError ({error.reason}). The "
-                     "reply came in three TLS records, cut inside "
-                     "characters, and one recv() returns at most one of them: your code "
+                     "reply came in three TLS records, cut inside characters and with pauses "
+                     "between them, and one recv() returns only what has arrived: your code "
                      "decoded a piece. recv() in a loop until the reply ends with \\r\\n, "
                      "then decode the whole.")
     if error is not None and not tls:
@@ -165,8 +165,9 @@ def _against_the_real_one(value, error, tls) -> None:
                      "str.")
     if value != _REPLY and _REPLY.startswith(value):
         raise NotYet(f"{real}, {_CALL} returned {value!r}, only the start of the reply "
-                     f"{_REPLY!r}: it came in three TLS records, and one recv() returns at "
-                     "most one of them. recv() in a loop until the reply ends with \\r\\n.")
+                     f"{_REPLY!r}: it came in three TLS records with pauses between them, "
+                     "and one recv() returns only what has arrived. recv() in a loop until the "
+                     "reply ends with \\r\\n.")
     if value != _REPLY:
         raise NotYet(f"{real}, {_CALL} returned {value!r}; the server's reply was "
                      f"{_REPLY!r}. Return the reply whole, decoded from UTF-8.")
