@@ -28,9 +28,11 @@ same on every run: its type and OpenSSL's verify message or reason, without the
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime
 import os
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
@@ -166,6 +168,15 @@ class TLSServer(TCPServer):
         tls.settimeout(self.timeout)
         conn.log("handshake done", tls.version() or "")
         self.inner(conn)
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            conns = list(self.connections.values())
+        for conn in conns:
+            # the plain socket's shutdown: SSLSocket.shutdown() would also drop the SSL
+            # object under a handler that is about to read from it (a ValueError, not EOF)
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
 
 
 def serve_tls(handler, context: ssl.SSLContext, *, name: str | None = None,

@@ -52,6 +52,20 @@ def test_the_echo_works_over_tls_and_the_server_stops_cleanly(baseline, context,
     assert time.monotonic() - started < 0.5 and server.sock.fileno() == -1
 
 
+def test_stop_ends_a_connection_waiting_after_its_handshake(baseline, context, ca_file):
+    server = TLSServer(labkit.echo, context)
+    with socket.create_connection(server.address, timeout=5) as raw:
+        client = ssl.create_default_context(cafile=ca_file)
+        with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            sock.sendall(b"hi")
+            assert sock.recv(100) == "欢迎访问>>>>hi\r\n".encode()
+            started = time.monotonic()
+            server.stop()
+            assert time.monotonic() - started < 0.5
+            assert server.errors == []  # the handler saw the end of its stream, not a bug
+            assert "threads still running" not in str(server.events)
+
+
 def _mirror(conn):
     """Send back every byte, read 1024 at a time (as the seed's server reads)."""
     while data := conn.recv(1024):
