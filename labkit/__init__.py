@@ -64,6 +64,9 @@ _WHERE = {
     "serve_http": "serving.httpserve", "split_head": "serving.httpserve",
     "decode_chunked": "serving.httpserve", "IncompleteMessage": "serving.httpserve",
     "ipv6_loopback_missing": "serving.httpserve",
+    # TLS (lesson 12)
+    "serve_tls": "serving.tls", "tls_echo_client": "serving.tls", "tls_error": "serving.tls",
+    "lab_certificates": "serving.tls", "serve_wiretap": "seeing.wiretap",
     # the error a lesson catches (the others are in labkit.errors)
     "NotListeningError": "errors",
 }
