@@ -45,7 +45,7 @@ _WHERE = {
     "echo": "wire.protocols", "greeting": "wire.protocols", "clock": "wire.protocols",
     "recv_exactly": "wire.framing", "encode_line": "wire.framing", "LineDecoder": "wire.framing",
     "TooLong": "wire.framing", "TextDecoder": "wire.framing", "encode_frame": "wire.framing",
-    "recv_frame": "wire.framing", "send_frame": "wire.framing", "encode_utf": "wire.javautf",
+    "recv_frame": "wire.framing", "encode_utf": "wire.javautf",
     "write_utf": "wire.javautf", "read_utf": "wire.javautf", "UtfDecoder": "wire.javautf",
     "encode_modified_utf8": "wire.javautf", "decode_modified_utf8": "wire.javautf",
     "AdversarialPeer": "wire.peers",
@@ -60,8 +60,14 @@ _WHERE = {
     "serve_room": "classroom.room",
     # exercises
     "exercise": "exercises",
-    # errors a lesson catches
-    "LabkitError": "errors", "LabTimeoutError": "errors", "PeerClosedError": "errors",
+    # HTTP (lesson 11)
+    "serve_http": "serving.httpserve", "split_head": "serving.httpserve",
+    "decode_chunked": "serving.httpserve", "IncompleteMessage": "serving.httpserve",
+    "ipv6_loopback_missing": "serving.httpserve",
+    # TLS (lesson 12)
+    "serve_tls": "serving.tls", "tls_echo_client": "serving.tls", "tls_error": "serving.tls",
+    "lab_certificates": "serving.tls", "serve_wiretap": "seeing.wiretap",
+    # the error a lesson catches (the others are in labkit.errors)
     "NotListeningError": "errors",
 }
 _SUBPACKAGES = ("wire", "serving", "seeing", "programs", "chat", "classroom", "exercises", "course",

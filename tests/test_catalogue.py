@@ -26,7 +26,7 @@ def test_every_exercise_has_at_least_four_wrong_answers_with_their_messages():
         assert wrong.exercise in counts, f"{wrong}: no such exercise"
         assert wrong.message.endswith("ex.hint() gives a hint."), f"{wrong}: not a whole message"
         counts[wrong.exercise] += 1
-    assert len(counts) == 21
+    assert len(counts) == 25
     assert {name: n for name, n in counts.items() if n < 4} == {}
 
 

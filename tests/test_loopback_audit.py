@@ -38,15 +38,22 @@ def is_loopback(family: int, address: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:  # "", a host name
         return False
+    # ::ffff:127.0.0.1, IPv4's loopback on an IPv6 socket (lesson 11's sidebar); Python
+    # before 3.13 does not count an IPv4-mapped address as loopback by itself
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def test_is_loopback():
     assert is_loopback(socket.AF_INET, "('127.0.0.1', 0)")
     assert is_loopback(socket.AF_INET, "('127.0.0.2', 9998)")
     assert is_loopback(socket.AF_INET6, "('::1', 0, 0, 0)")
+    assert is_loopback(socket.AF_INET6, "('::ffff:127.0.0.1', 0, 0, 0)")
+    assert not is_loopback(socket.AF_INET6, "('::ffff:10.0.0.1', 0, 0, 0)")
+    assert not is_loopback(socket.AF_INET6, "('::', 0, 0, 0)")
     assert is_loopback(socket.AF_INET, "('localhost', 0)")
     assert not is_loopback(socket.AF_INET, "('0.0.0.0', 0)")
     assert not is_loopback(socket.AF_INET, "('', 9998)")

@@ -399,7 +399,7 @@ def test_without_so_reuseaddr_a_server_still_binds_and_a_taken_port_is_still_an_
     try:
         assert server.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
         assert labkit.echo_client(server, "你好") == "欢迎访问>>>>你好\r\n"
-        with pytest.raises(labkit.LabkitError, match="already in use"):
+        with pytest.raises(labkit.errors.LabkitError, match="already in use"):
             TCPServer(labkit.echo, port=server.port, timeout=5)
     finally:
         server.stop()

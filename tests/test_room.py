@@ -219,7 +219,7 @@ def test_a_bad_protocol_or_a_taken_port_leaks_nothing(baseline):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        with pytest.raises(labkit.LabkitError, match="already in use"):
+        with pytest.raises(labkit.errors.LabkitError, match="already in use"):
             labkit.serve_room("chat", port=s.getsockname()[1])
 
 

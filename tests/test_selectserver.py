@@ -136,7 +136,7 @@ def test_select_silent_client_times_out_and_others_are_served(baseline):
 
 def test_select_failed_bind_leaks_nothing(baseline):
     with SelectServer() as first:
-        with pytest.raises(labkit.LabkitError, match="already in use"):
+        with pytest.raises(labkit.errors.LabkitError, match="already in use"):
             SelectServer(port=first.port)
 
 

@@ -50,7 +50,7 @@ def test_context_manager_stops_the_server(baseline):
 def test_failed_bind_leaks_nothing(baseline):
     with TCPServer(labkit.echo) as first:
         fds = Baseline().fds
-        with pytest.raises(labkit.LabkitError, match="already in use"):
+        with pytest.raises(labkit.errors.LabkitError, match="already in use"):
             TCPServer(labkit.echo, port=first.port)
         assert Baseline().fds == fds  # the half-made socket and socketpair were closed
 

@@ -26,7 +26,7 @@ __all__ = ["exercise", *core.__all__, *watch.__all__]
 # each lesson's check modules, in course order: importing one registers its exercises
 LESSON_MODULES = ("welcome", "create", "bind", "bindreuse", "listen", "listenmany", "connect",
                   "sendrecv", "close", "closeask", "manyclients", "udp", "languages",
-                  "languagesread", "chat")
+                  "languagesread", "chat", "http", "httpserver", "tls")
 
 
 def exercise(name: str) -> core.Exercise:

@@ -12,6 +12,7 @@ from labkit.seeing.sockettable import *  # noqa: F403
 from labkit.seeing.kernelview import *  # noqa: F403
 from labkit.seeing.widgets import *  # noqa: F403
 from labkit.seeing.console import *  # noqa: F403
-from labkit.seeing import tracesteps, tracing, sockettable, kernelview, widgets, console
+from labkit.seeing.wiretap import *  # noqa: F403
+from labkit.seeing import tracesteps, tracing, sockettable, kernelview, widgets, console, wiretap
 
-__all__ = [name for module in (tracesteps, tracing, sockettable, kernelview, widgets, console,) for name in module.__all__]
+__all__ = [name for module in (tracesteps, tracing, sockettable, kernelview, widgets, console, wiretap,) for name in module.__all__]

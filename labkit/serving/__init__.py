@@ -15,6 +15,8 @@ from labkit.serving.aioserver import *  # noqa: F403
 from labkit.serving.relay import *  # noqa: F403
 from labkit.serving.clients import *  # noqa: F403
 from labkit.serving.loadgen import *  # noqa: F403
-from labkit.serving import events, base, servers, udp, selectserver, aioserver, relay, clients, loadgen
+from labkit.serving.httpserve import *  # noqa: F403
+from labkit.serving.tls import *  # noqa: F403
+from labkit.serving import events, base, servers, udp, selectserver, aioserver, relay, clients, loadgen, httpserve, tls
 
-__all__ = [name for module in (events, base, servers, udp, selectserver, aioserver, relay, clients, loadgen,) for name in module.__all__]
+__all__ = [name for module in (events, base, servers, udp, selectserver, aioserver, relay, clients, loadgen, httpserve, tls,) for name in module.__all__]

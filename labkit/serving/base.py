@@ -19,13 +19,20 @@ from labkit.errors import LabkitError
 from labkit.registry import Registry
 from labkit.serving.events import EventLog
 
-__all__ = ["BaseServer", "is_loopback", "any_readable"]
+__all__ = ["BaseServer", "is_loopback", "any_readable", "check_address"]
 
 LOOPBACK = "127.0.0.1"
 _PEER_ERRORS = (OSError, LabkitError)  # the peer's doing, not a bug in the handler
 
 
-def _check_address(host, port) -> None:
+def check_address(host, port) -> None:
+    """Refuse a host or port no socket could use, with a message that says why.
+
+    >>> check_address("127.0.0.1", 0)
+    >>> check_address("127.0.0.1", 70000)
+    Traceback (most recent call last):
+    ValueError: port must be in 0..65535, not 70000
+    """
     if not isinstance(host, str) or not host:
         raise TypeError(f"host must be a non-empty str, not {host!r}")
     if isinstance(port, bool) or not isinstance(port, int):
@@ -102,7 +109,7 @@ class BaseServer:
     unit = "conn"
 
     def __init__(self, name: str, host: str, port: int, timeout: float):
-        _check_address(host, port)
+        check_address(host, port)
         if timeout is None or timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self.name = name

@@ -33,7 +33,7 @@ import threading
 import time
 
 from labkit.serving.events import preview
-from labkit.serving.base import LOOPBACK, any_readable, BaseServer, _check_address, SERVERS
+from labkit.serving.base import LOOPBACK, any_readable, BaseServer, check_address, SERVERS
 
 __all__ = ["Relay", "serve_relay"]
 
@@ -84,7 +84,7 @@ class Relay(BaseServer):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{what} must be a probability between 0 and 1, not {p!r}")
         upstream = tuple(upstream.address if hasattr(upstream, "address") else upstream)[:2]
-        _check_address(*upstream)
+        check_address(*upstream)
         super().__init__(name, host, port, timeout=60.0)
         self.upstream = upstream
         self.loss, self.reorder, self.seed, self.hold = loss, reorder, seed, hold
