@@ -13,7 +13,7 @@ import socket
 import pytest
 
 import labkit
-from labkit.servers import TCPServer
+from labkit.serving.servers import TCPServer
 from test_lab import CHROMIUM, CHROMIUM_ARGS, _missing_reason
 from testpolicy import skip_or_fail
 
