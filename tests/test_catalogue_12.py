@@ -6,8 +6,9 @@ pass. See tests/catalogue.py.
 one that replies in three records with pauses (cut inside characters) and then waits for the
 client to close, and three impostors in a fixed order (another host's certificate from the
 right CA, a stranger CA's, an expired one). 12-which-fails runs four rounds whose broken
-servers come from a fixed seed. Certificates are new in every process, but nothing in a
-message depends on them: verify codes and OpenSSL's reasons, never ports or keys.
+servers come from a fixed seed; the lesson's practice set has one server per fault.
+Certificates are new in every process, but nothing in a message depends on them: verify
+codes and OpenSSL's reasons, never ports or keys.
 """
 
 import ssl
@@ -220,6 +221,15 @@ def verified_echo(address, cafile, message):
           'hint.'),
     Wrong('12-which-fails', 'the practice answer', r'''
 def which_fails(servers, cafile):
+    return {"north": "expired", "south": "ok", "west": "not tls", "east": "hostname",
+            "centre": "untrusted"}
+''',
+          "In round 1 of 4, which_fails(servers, cafile) returned the practice servers' "
+          "faults. The check's servers are new ones, broken differently in each round: "
+          'decide by connecting to each server in servers, not by a fixed answer. '
+          'ex.hint() gives a hint.'),
+    Wrong('12-which-fails', 'a fixed answer', r'''
+def which_fails(servers, cafile):
     return {"north": "expired", "south": "ok", "west": "not tls"}
 ''',
           "In round 1 of 4, which_fails(servers, cafile) said 'north' fails ('expired'), "
@@ -227,6 +237,92 @@ def which_fails(servers, cafile):
           ' 127.0.0.1 completes the handshake. Decide by connecting to each server, not '
           'by its name or a fixed answer: the check breaks different servers in each '
           'round. ex.hint() gives a hint.'),
+    Wrong('12-which-fails', 'a table of verify codes without 64', r'''
+def which_fails(servers, cafile):
+    reasons = {10: "expired", 20: "untrusted", 62: "hostname"}
+    context = ssl.create_default_context(cafile=cafile)
+    found = {}
+    for name, address in servers.items():
+        try:
+            with socket.create_connection(address, timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname=address[0]):
+                    found[name] = "ok"
+        except ssl.SSLCertVerificationError as exc:
+            found[name] = reasons[exc.verify_code]
+        except ssl.SSLError:
+            found[name] = "not tls"
+    return found
+''',
+          'which_fails(servers, cafile) raised KeyError: 64, in your own code, while it '
+          "handled a server's ssl.SSLCertVerificationError with verify_code 64 (an IP "
+          "address mismatch). Turn every verify_code into a reason: 10 'expired', 20 "
+          "'untrusted', 62 or 64 'hostname' (62 for a host name, 64 for an IP address "
+          'such as 127.0.0.1). ex.hint() gives a hint.'),
+    Wrong('12-which-fails', 'verify_code of every SSLError', r'''
+def which_fails(servers, cafile):
+    context = ssl.create_default_context(cafile=cafile)
+    found = {}
+    for name, address in servers.items():
+        try:
+            with socket.create_connection(address, timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname=address[0]):
+                    found[name] = "ok"
+        except ssl.SSLError as exc:
+            if exc.verify_code == 10:
+                found[name] = "expired"
+            elif exc.verify_code == 20:
+                found[name] = "untrusted"
+            elif exc.verify_code in (62, 64):
+                found[name] = "hostname"
+            else:
+                found[name] = "not tls"
+    return found
+''',
+          "which_fails(servers, cafile) raised AttributeError: 'ssl.SSLError' object has "
+          "no attribute 'verify_code', in your own code, while it handled a server's "
+          'SSLError, which is not a verification error: that server does not speak TLS '
+          "('not tls'). Only ssl.SSLCertVerificationError has a verify_code: catch it in "
+          'an except of its own, before ssl.SSLError. ex.hint() gives a hint.'),
+    Wrong('12-which-fails', 'no server_hostname', r'''
+def which_fails(servers, cafile):
+    context = ssl.create_default_context(cafile=cafile)
+    found = {}
+    for name, address in servers.items():
+        try:
+            with socket.create_connection(address, timeout=5) as raw:
+                with context.wrap_socket(raw):
+                    found[name] = "ok"
+        except ssl.SSLCertVerificationError as exc:
+            found[name] = {10: "expired", 20: "untrusted"}.get(exc.verify_code, "hostname")
+        except ssl.SSLError:
+            found[name] = "not tls"
+    return found
+''',
+          'which_fails(servers, cafile) raised ValueError: check_hostname requires '
+          'server_hostname. A context that checks names must be told which name to '
+          'expect: context.wrap_socket(raw, server_hostname=address[0]). ex.hint() gives '
+          'a hint.'),
+    Wrong('12-which-fails', 'an address taken for host:port text', r'''
+def which_fails(servers, cafile):
+    context = ssl.create_default_context(cafile=cafile)
+    found = {}
+    for name, address in servers.items():
+        host, port = address.split(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname=host):
+                    found[name] = "ok"
+        except ssl.SSLCertVerificationError as exc:
+            found[name] = {10: "expired", 20: "untrusted"}.get(exc.verify_code, "hostname")
+        except ssl.SSLError:
+            found[name] = "not tls"
+    return found
+''',
+          "which_fails(servers, cafile) raised AttributeError: 'tuple' object has no "
+          "attribute 'split', in your own code: connecting to a broken server raises "
+          'ssl.SSLCertVerificationError or another ssl.SSLError, kinds of OSError, never '
+          'AttributeError. Run your function on the practice servers to see the line it '
+          'fails on. ex.hint() gives a hint.'),
     Wrong('12-which-fails', 'CERT_NONE', r'''
 def which_fails(servers, cafile):
     context = ssl.create_default_context(cafile=cafile)
@@ -468,6 +564,13 @@ def test_no_fixed_answer_passes_every_round():
         assert len({r[name] for r in ROUNDS}) >= 3 and "ok" in {r[name] for r in ROUNDS}
     assert {f for r in ROUNDS for f in r.values()} == set(FAULTS)
     assert all(ROUNDS[0][n] != PRACTICE[n] for n in NAMES)
+
+
+def test_the_practice_servers_show_every_fault_before_the_check():
+    # a learner can meet every case on the practice servers; the check's names are among
+    # them, so a practice answer cut to the check's names is a fixed answer (see above)
+    assert sorted(PRACTICE.values()) == sorted(FAULTS)
+    assert set(NAMES) < set(PRACTICE)
 
 
 @pytest.mark.parametrize("fault", FAULTS)

@@ -12,8 +12,11 @@ kernel's :class:`~labkit.serving.tls.LabCertificates`:
   (verify_mode, check_hostname) names the mistake when it does not.
 - ``12-which-fails`` starts three servers, north, south and west, each proper or broken in
   one of four ways, in four rounds whose assignments are drawn from a fixed seed: the same
-  rounds on every run, different from the practice set the lesson shows, and such that no
-  fixed answer (nor one that answers each name the same way every round) passes.
+  rounds on every run, different from the practice set the lesson shows (five servers, one
+  per fault) at every name, and such that no fixed answer (nor one that answers each name
+  the same way every round) passes. An exception from the learner's own code (a KeyError
+  from a table of verify codes) is told apart from a connection's error, with the verify
+  code it was handling.
 """
 
 from __future__ import annotations
@@ -284,14 +287,49 @@ def _check_which_fails(which_fails) -> str:
             "different set of broken servers.")
 
 
+_MEANING = {10: "the certificate has expired", 20: "an issuer the client does not trust",
+            62: "a host name mismatch", 64: "an IP address mismatch"}
+_CODES = ("Turn every verify_code into a reason: 10 'expired', 20 'untrusted', 62 or 64 "
+          "'hostname' (62 for a host name, 64 for an IP address such as 127.0.0.1).")
+
+
 def _call_which(which_fails, addresses, cafile):
     value, error = outcome(which_fails, dict(addresses), cafile, timeout=10, what=_CALL_WHICH)
-    if error is not None:
+    if error is None:
+        return value
+    if isinstance(error, OSError):
         # the type only: OpenSSL's reason for a server that is not TLS differs by version
         raise NotYet(f"{_CALL_WHICH} raised {type(error).__name__}. Catch what connecting to "
                      "a broken server raises (ssl.SSLCertVerificationError, ssl.SSLError), and "
                      "turn it into that server's reason.")
-    return value
+    if isinstance(error, ValueError) and "server_hostname" in str(error):
+        raise NotYet(f"{_CALL_WHICH} raised ValueError: {error}. A context that checks names "
+                     "must be told which name to expect: "
+                     "context.wrap_socket(raw, server_hostname=address[0]).")
+    said, handled = _own_error(error, addresses), error.__context__
+    if isinstance(handled, ssl.SSLCertVerificationError):
+        code = handled.verify_code
+        meaning = f" ({_MEANING[code]})" if code in _MEANING else ""
+        raise NotYet(f"{_CALL_WHICH} raised {said}, in your own code, while it handled a "
+                     "server's ssl.SSLCertVerificationError with verify_code "
+                     f"{code}{meaning}. {_CODES}")
+    if isinstance(handled, OSError):
+        raise NotYet(f"{_CALL_WHICH} raised {said}, in your own code, while it handled a "
+                     f"server's {type(handled).__name__}, which is not a verification "
+                     "error: that server does not speak TLS ('not tls'). Only "
+                     "ssl.SSLCertVerificationError has a verify_code: catch it in an except "
+                     "of its own, before ssl.SSLError.")
+    raise NotYet(f"{_CALL_WHICH} raised {said}, in your own code: connecting to a broken "
+                 "server raises ssl.SSLCertVerificationError or another ssl.SSLError, kinds "
+                 f"of OSError, never {type(error).__name__}. Run your function on the practice "
+                 "servers to see the line it fails on.")
+
+
+def _own_error(error, addresses) -> str:
+    """The learner's exception in one line; its type alone if the text holds a port."""
+    text = tls_error(error)
+    ports = {str(address[1]) for address in addresses.values()}
+    return type(error).__name__ if any(port in text for port in ports) else text
 
 
 def _compare(number: int, faults: dict, answer) -> None:
@@ -300,6 +338,10 @@ def _compare(number: int, faults: dict, answer) -> None:
         raise NotYet(f"{where} returned {_kind(answer)}. Return a dict with one entry per "
                      f"server, its name to its reason, e.g. {{'north': 'ok', 'south': "
                      f"'expired', 'west': 'not tls'}}.")
+    if answer == PRACTICE:
+        raise NotYet(f"{where} returned the practice servers' faults. The check's servers are "
+                     "new ones, broken differently in each round: decide by connecting to each "
+                     "server in servers, not by a fixed answer.")
     if set(answer) != set(NAMES):
         keys = ", ".join(repr(k) for k in sorted(answer, key=repr)) or "none"
         raise NotYet(f"{where} returned the keys {keys}. Return one entry for each server "

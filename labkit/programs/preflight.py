@@ -14,7 +14,7 @@ import sys
 
 __all__ = ["PreflightCheck", "PreflightReport", "doctor", "runtime_check"]
 
-PACKAGES = ("jupyterlab", "ipykernel", "nbval", "matplotlib", "ipywidgets", "psutil")
+PACKAGES = ("jupyterlab", "ipykernel", "nbval", "matplotlib", "ipywidgets", "psutil", "trustme")
 
 
 @dataclasses.dataclass

@@ -322,12 +322,14 @@ def echo_reply(message: str) -> str:
     return f"{ECHO_PREFIX}{message}\r\n"
 
 
-# -- three servers, some broken: lesson 12's second exercise --------------------
+# -- servers, some broken: lesson 12's second exercise ---------------------------
 
 FAULTS = ("ok", "hostname", "untrusted", "expired", "not tls")
 _CERT_OF = {"ok": "good", "hostname": "wrong_name", "untrusted": "untrusted",
             "expired": "expired"}
-PRACTICE = {"north": "expired", "south": "ok", "west": "not tls"}
+# one server per fault; north, south and west differ from round 1 of the check
+PRACTICE = {"north": "expired", "south": "ok", "west": "not tls", "east": "hostname",
+            "centre": "untrusted"}
 
 
 def serve_misconfigured(faults=None, *, prefix: str = "which") -> dict:
@@ -336,8 +338,8 @@ def serve_misconfigured(faults=None, *, prefix: str = "which") -> dict:
     "hostname" (its certificate names another host), "untrusted" (signed by a CA the
     client does not trust), "expired", "not tls" (a plain TCP echo server).
 
-    Without *faults*, the practice set of the lesson. Servers of the same names are
-    replaced, so re-running a cell is safe.
+    Without *faults*, the practice set of the lesson: five servers, one per fault.
+    Servers of the same names are replaced, so re-running a cell is safe.
 
     >>> servers = serve_misconfigured({"east": "ok", "west": "not tls"})
     >>> tls_echo_client(servers["east"], "hi", cafile=lab_certificates().ca_file)
