@@ -34,7 +34,8 @@ _SERVER_PARTS = '''
 PAGE = "<!doctype html>\\n<title>Socket Lab</title>\\n<h1>你好, HTTP!</h1>\\n".encode()
 
 def reply(conn, status, body, close=False):
-    head = f"HTTP/1.1 {status}\\r\\nContent-Length: {len(body)}\\r\\n"
+    head = f"HTTP/1.1 {status}\\r\\nContent-Type: text/html; charset=utf-8\\r\\n"
+    head += f"Content-Length: {len(body)}\\r\\n"
     if close:
         head += "Connection: close\\r\\n"
     conn.sendall(head.encode() + b"\\r\\n" + body)
@@ -69,12 +70,14 @@ def get(address, path):
         status, headers, body = head_of(data)
         return status, body
 ''',
-      ("get(address, '/hello') was still reading 3 s after the server had sent a "
-      'reply framed by Content-Length, whole. The server keeps the connection '
-      'open for the next request (HTTP/1.1 keep-alive), so recv() does not return '
-      "b'' and reading until the close waits for ever. Find the end of the head "
-      "(b'\\r\\n\\r\\n': every line ends with \\r\\n), then stop at the end of the "
-      'body: Content-Length bytes after the head.' + HINT)),
+      ("get(address, '/hello') was still reading 3 s after the server had sent a"
+      ' reply framed by Content-Length, whole: its head, up to the empty line '
+      "(b'\\r\\n\\r\\n': every line ends with \\r\\n), said Content-Length: 14, and "
+      'all 14 bytes of the body had arrived. Stop when you hold 14 bytes after '
+      'the head: count bytes, not characters (decoded, 你好 is 2 characters, but '
+      '6 bytes). The server keeps the connection open for the next request '
+      "(HTTP/1.1 keep-alive), so recv() does not return b'' and reading until "
+      'the close waits for ever.' + HINT)),
 Wrong('11-get', 'ignores chunked', _GET_PARTS + '''
 def get(address, path):
     with request(address, path) as sock:
@@ -131,12 +134,14 @@ def get(address, path):
         status, headers, body = head_of(data)
         return status, body
 ''',
-      ("get(address, '/hello') was still reading 3 s after the server had sent a "
-      'reply framed by Content-Length, whole. The server keeps the connection '
-      'open for the next request (HTTP/1.1 keep-alive), so recv() does not return '
-      "b'' and reading until the close waits for ever. Find the end of the head "
-      "(b'\\r\\n\\r\\n': every line ends with \\r\\n), then stop at the end of the "
-      'body: Content-Length bytes after the head.' + HINT)),
+      ("get(address, '/hello') was still reading 3 s after the server had sent a"
+      ' reply framed by Content-Length, whole: its head, up to the empty line '
+      "(b'\\r\\n\\r\\n': every line ends with \\r\\n), said Content-Length: 14, and "
+      'all 14 bytes of the body had arrived. Stop when you hold 14 bytes after '
+      'the head: count bytes, not characters (decoded, 你好 is 2 characters, but '
+      '6 bytes). The server keeps the connection open for the next request '
+      "(HTTP/1.1 keep-alive), so recv() does not return b'' and reading until "
+      'the close waits for ever.' + HINT)),
 Wrong('11-get', 'case-sensitive names', _GET_PARTS + '''
 def get(address, path):
     with socket.create_connection(address, timeout=5) as sock:
@@ -204,12 +209,14 @@ def get(address, path):
             body += sock.recv(4096).decode("utf-8", errors="replace")
         return int(lines[0].split()[1]), body
 ''',
-      ("get(address, '/hello') was still reading 3 s after the server had sent a "
-      'reply framed by Content-Length, whole. The server keeps the connection '
-      'open for the next request (HTTP/1.1 keep-alive), so recv() does not return '
-      "b'' and reading until the close waits for ever. Find the end of the head "
-      "(b'\\r\\n\\r\\n': every line ends with \\r\\n), then stop at the end of the "
-      'body: Content-Length bytes after the head.' + HINT)),
+      ("get(address, '/hello') was still reading 3 s after the server had sent a"
+      ' reply framed by Content-Length, whole: its head, up to the empty line '
+      "(b'\\r\\n\\r\\n': every line ends with \\r\\n), said Content-Length: 14, and "
+      'all 14 bytes of the body had arrived. Stop when you hold 14 bytes after '
+      'the head: count bytes, not characters (decoded, 你好 is 2 characters, but '
+      '6 bytes). The server keeps the connection open for the next request '
+      "(HTTP/1.1 keep-alive), so recv() does not return b'' and reading until "
+      'the close waits for ever.' + HINT)),
 Wrong('11-get', 'no Host', _GET_PARTS + '''
 def get(address, path):
     with socket.create_connection(address, timeout=5) as sock:
@@ -280,6 +287,99 @@ def get(address, path):
        'peer, a TCP socket connected to a peer) open. Close every socket you open: '
        'use `with`, or call close() in a `finally:` block; a socket kept in a list '
        'or a variable stays open until you close it.' + HINT)),
+Wrong('11-get', 'chunked read by Content-Length', _GET_PARTS + '''
+def get(address, path):
+    with request(address, path) as sock:
+        data = b""
+        while b"\\r\\n\\r\\n" not in data:
+            data += sock.recv(4096)
+        status, headers, body = head_of(data)
+        length = int(headers["content-length"])
+        while len(body) < length:
+            body += sock.recv(4096)
+        return status, body
+''',
+      ('Given a chunked reply (Transfer-Encoding: chunked), get(address, '
+      "'/poem') raised KeyError: 'content-length'. This reply has no "
+      'Content-Length: it is chunked (its head says Transfer-Encoding: '
+      'chunked), and its body comes in chunks, each its size in hex, \\r\\n, the '
+      'bytes, \\r\\n, up to a chunk of size 0. Look for transfer-encoding before '
+      'content-length; labkit.decode_chunked decodes the body.' + HINT)),
+Wrong('11-get', 'framing looked up with its case', _GET_PARTS + '''
+def get(address, path):
+    with request(address, path) as sock:
+        data = b""
+        while b"\\r\\n\\r\\n" not in data:
+            data += sock.recv(4096)
+        head, body = data.split(b"\\r\\n\\r\\n", 1)
+        status_line, *lines = head.decode("latin-1").split("\\r\\n")
+        headers = dict(line.split(": ", 1) for line in lines)
+        status = int(status_line.split()[1])
+        if headers.get("Transfer-Encoding") == "chunked":
+            while True:
+                try:
+                    return status, labkit.decode_chunked(body)[0]
+                except labkit.IncompleteMessage:
+                    body += sock.recv(4096)
+        if "Content-Length" in headers:
+            while len(body) < int(headers["Content-Length"]):
+                body += sock.recv(4096)
+            return status, body
+        while chunk := sock.recv(4096):
+            body += chunk
+        return status, body
+''',
+      ("get(address, '/missing') was still reading 3 s after the server had sent"
+      ' a 404 reply whose header names are in lower case, whole: its head said '
+      "'content-length: 10', in lower case, and all 10 bytes of its body had "
+      'arrived. Header names ignore case: keep them in lower case '
+      '(name.strip().lower()), look them up that way, and stop after '
+      'Content-Length bytes. The server keeps the connection open for the next '
+      "request (HTTP/1.1 keep-alive), so recv() does not return b'' and reading"
+      ' until the close waits for ever.' + HINT)),
+Wrong('11-get', 'Transfer-Encoding looked up always', _GET_PARTS + '''
+def get(address, path):
+    with request(address, path) as sock:
+        data = b""
+        while b"\\r\\n\\r\\n" not in data:
+            data += sock.recv(4096)
+        status, headers, body = head_of(data)
+        if headers["transfer-encoding"] == "chunked":
+            while True:
+                try:
+                    return status, labkit.decode_chunked(body)[0]
+                except labkit.IncompleteMessage:
+                    body += sock.recv(4096)
+        while len(body) < int(headers["content-length"]):
+            body += sock.recv(4096)
+        return status, body
+''',
+      ("Given a reply framed by Content-Length, get(address, '/hello') raised "
+      "KeyError: 'transfer-encoding'. This reply has no Transfer-Encoding: its "
+      'body is framed by Content-Length. A header may be missing: look it up '
+      "with headers.get('transfer-encoding'), None when it is not there." + HINT)),
+Wrong('11-get', 'no length taken for chunked', _GET_PARTS + '''
+def get(address, path):
+    with request(address, path) as sock:
+        data = b""
+        while b"\\r\\n\\r\\n" not in data:
+            data += sock.recv(4096)
+        status, headers, body = head_of(data)
+        if "content-length" in headers:
+            while len(body) < int(headers["content-length"]):
+                body += sock.recv(4096)
+            return status, body
+        while True:
+            try:
+                return status, labkit.decode_chunked(body)[0]
+            except labkit.IncompleteMessage:
+                body += sock.recv(4096)
+''',
+      ("get(address, '/hello') was still reading 3 s after the server had sent a"
+      " reply with no length, ended by the server's close: all of it, then the "
+      'close. With neither Content-Length nor chunked, the body is all that '
+      "comes before the close: read until recv() returns b'', then stop (after "
+      "the close, recv() returns b'' at once, every time)." + HINT)),
 Wrong('11-get', 'http.client does it', '''
 import http.client
 
@@ -360,7 +460,7 @@ def handle(conn):
                   PAGE if parts[1] == "/" else b"not found\\n")
 ''',
       ("With a request sent a byte at a time, the server answered b'HTTP/1.1 200 "
-      "OK\\r\\nContent-Lengt'... when only 16 bytes of it had arrived (b'GET / "
+      "OK\\r\\nContent-Type:'... when only 16 bytes of it had arrived (b'GET / "
       "HTTP/1.1\\r\\n'), before its empty line. A recv() returns what has arrived "
       "so far: keep reading until b'\\r\\n\\r\\n' is in what you have, however many "
       'recv() calls that takes.' + HINT)),
@@ -529,6 +629,130 @@ def handle(conn):
       "200 OK\\nContent-Length: 65\\n\\n<!doctype html>\\n<title>S'...: the lines of "
       "its head end with \\n alone. HTTP's lines end with \\r\\n, and an empty line "
       '(\\r\\n\\r\\n) ends the head.' + HINT)),
+Wrong('11-server', 'no Content-Type', _SERVER_PARTS + '''
+def handle(conn):
+    data = b""
+    while True:
+        while b"\\r\\n\\r\\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, data = data.split(b"\\r\\n\\r\\n", 1)
+        parts, headers = parse(head)
+        if len(parts) != 3 or None in headers.values() or "host" not in headers:
+            reply(conn, "400 Bad Request", b"bad request\\n", close=True)
+            return
+        body = PAGE if parts[1] == "/" else b"not found\\n"
+        status = "200 OK" if parts[1] == "/" else "404 Not Found"
+        conn.sendall(f"HTTP/1.1 {status}\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n".encode()
+                     + body)
+''',
+      ("To a plain 'GET /', the server answered 'HTTP/1.1 200 OK' with no "
+      'Content-Type. A browser then guesses what the bytes are, and may show 你好'
+      " as 'ä½ å¥½'. Send 'Content-Type: text/html; charset=utf-8': a browser "
+      'must be told that the page is HTML, and that its bytes are UTF-8 (what '
+      'str.encode() makes).' + HINT)),
+Wrong('11-server', 'Content-Type without charset', _SERVER_PARTS + '''
+def handle(conn):
+    data = b""
+    while True:
+        while b"\\r\\n\\r\\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, data = data.split(b"\\r\\n\\r\\n", 1)
+        parts, headers = parse(head)
+        if len(parts) != 3 or None in headers.values() or "host" not in headers:
+            reply(conn, "400 Bad Request", b"bad request\\n", close=True)
+            return
+        body = PAGE if parts[1] == "/" else b"not found\\n"
+        status = "200 OK" if parts[1] == "/" else "404 Not Found"
+        conn.sendall(f"HTTP/1.1 {status}\\r\\nContent-Type: text/html\\r\\n"
+                     f"Content-Length: {len(body)}\\r\\n\\r\\n".encode() + body)
+''',
+      ("To a plain 'GET /', the server answered 'HTTP/1.1 200 OK' with "
+      "'Content-Type: text/html', which names no charset. A browser then looks "
+      "for one in the page, or guesses, and may show 你好 as 'ä½ å¥½'. Send "
+      "'Content-Type: text/html; charset=utf-8': a browser must be told that "
+      'the page is HTML, and that its bytes are UTF-8 (what str.encode() '
+      'makes).' + HINT)),
+Wrong('11-server', 'Host looked up with its case', _SERVER_PARTS + '''
+def handle(conn):
+    data = b""
+    while True:
+        while b"\\r\\n\\r\\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, data = data.split(b"\\r\\n\\r\\n", 1)
+        request_line, *lines = head.decode("latin-1").split("\\r\\n")
+        headers = dict(line.split(": ", 1) for line in lines)
+        parts = request_line.split(" ")
+        if len(parts) != 3 or "Host" not in headers:
+            reply(conn, "400 Bad Request", b"bad request\\n", close=True)
+            return
+        close = headers.get("Connection") == "close"
+        reply(conn, "200 OK" if parts[1] == "/" else "404 Not Found",
+              PAGE if parts[1] == "/" else b"not found\\n", close)
+        if close:
+            return
+''',
+      ("To 'GET / HTTP/1.1' with 'host: 127.0.0.1', its name in lower case, the "
+      "server answered 'HTTP/1.1 400 Bad Request'. Header names ignore case: "
+      'host, Host and HOST are the same header. Keep the names in lower case, '
+      'name.strip().lower(), and look them up that way.' + HINT)),
+Wrong('11-server', 'Connection looked up with its case', _SERVER_PARTS + '''
+def handle(conn):
+    data = b""
+    while True:
+        while b"\\r\\n\\r\\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, data = data.split(b"\\r\\n\\r\\n", 1)
+        parts, headers = parse(head)
+        if len(parts) != 3 or None in headers.values() or "host" not in headers:
+            reply(conn, "400 Bad Request", b"bad request\\n", close=True)
+            return
+        close = b"Connection: close" in head
+        reply(conn, "200 OK" if parts[1] == "/" else "404 Not Found",
+              PAGE if parts[1] == "/" else b"not found\\n", close)
+        if close:
+            return
+''',
+      ("A request said 'CONNECTION: close', and the server kept the connection "
+      "open after the reply, though it closes after 'Connection: close'. Header"
+      ' names ignore case: CONNECTION, Connection and connection are the same '
+      'header. Keep the names in lower case, name.strip().lower(), and look '
+      'them up that way.' + HINT)),
+Wrong('11-server', 'close compared with its case', _SERVER_PARTS + '''
+def handle(conn):
+    data = b""
+    while True:
+        while b"\\r\\n\\r\\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, data = data.split(b"\\r\\n\\r\\n", 1)
+        parts, headers = parse(head)
+        if len(parts) != 3 or None in headers.values() or "host" not in headers:
+            reply(conn, "400 Bad Request", b"bad request\\n", close=True)
+            return
+        close = headers.get("connection") == "close"
+        reply(conn, "200 OK" if parts[1] == "/" else "404 Not Found",
+              PAGE if parts[1] == "/" else b"not found\\n", close)
+        if close:
+            return
+''',
+      ("A request said 'connection: Close', and the server kept the connection "
+      "open after the reply, though it closes after 'Connection: close'. In "
+      'this header the word close ignores case too, as header names do: compare'
+      " value.strip().lower() with 'close'." + HINT)),
 ]
 
 EXERCISES = ["11-get", "11-server"]
@@ -577,6 +801,7 @@ def handle(conn):
         body = "<h1>你好, HTTP!</h1>".encode() if found else b"nothing here"
         bye = headers.get("connection", "").lower() == "close"
         head = [f"HTTP/1.1 {'200 OK' if found else '404 Not Found'}",
+                "Content-Type: text/html; Charset=UTF-8",
                 f"Content-Length: {len(body)}"] + ["Connection: close"] * bye
         conn.sendall(("\\r\\n".join(head) + "\\r\\n\\r\\n").encode() + body)
         if bye:

@@ -5,23 +5,29 @@ How the checks work
 -------------------
 ``11-get`` runs the learner's ``get(address, path)`` against four of labkit's HTTP
 servers (``labkit.serving.httpserve``), each a new one, each sending its reply in seeded random
-pieces a few milliseconds apart and keeping the connection open afterwards (HTTP/1.1
-keep-alive): a page by ``Content-Length``, a page in the chunked coding (chunk sizes
-5, 16 and 26, so ``10`` and ``1a`` appear in hex), a 404 whose header names are in
-lower case, and a page framed by the close of the connection. What the server read is
-recorded, so a request without ``Host`` or without its empty line is named; a call that
-is still reading after the whole reply went out is told that keep-alive never sends
-``b''``.
+pieces a few milliseconds apart: a page by ``Content-Length``, a page in the chunked coding
+(chunk sizes 5, 16 and 26, so ``10`` and ``1a`` appear in hex), a 404 whose header names
+are in lower case, and a page framed by the close of the connection. All but the last keep
+the connection open afterwards (HTTP/1.1 keep-alive). What the server read is recorded, so
+a request without ``Host`` or without its empty line is named. A call that is still
+reading after the whole reply went out is told what that reply was and where its end could
+be seen: so many bytes after the head (bytes, not characters; and keep-alive never sends
+``b''``), the chunk of size 0, a length in a lower-case header, or the close. A
+``KeyError`` is told which header this reply lacks (a chunked reply has no
+``Content-Length``) or that header names ignore case.
 
 ``11-server`` serves the learner's ``handle(conn)`` with a labkit ``TCPServer`` (a
-thread per connection, as ``labkit.serve`` does) and plays, in turn: a plain GET; a real
-``http.client`` asking twice on one connection; a request sent a byte at a time, each
-byte only when the handler waits for it (so an answer before the empty line is seen on
-every run); two requests back to back in seeded random pieces; garbage; a request
-without ``Host``; ``Connection: close``; a client that stalls mid-request while
-another is served, then vanishes with a reset; and one more GET after it. An answer that
-hands 11-get's work to ``http.client`` or ``urllib`` is told so. A handler that calls ``recv`` again and
-again after ``b''`` is stopped and named.
+thread per connection, as ``labkit.serve`` does) and plays, in turn: a plain GET, whose
+reply must say ``Content-Type: text/html; charset=utf-8`` (without it a browser guesses,
+and shows 你好 as ``ä½ å¥½``); a real ``http.client`` asking twice on one connection; a
+request sent a byte at a time, each byte only when the handler waits for it (so an
+answer before the empty line is seen on every run); two requests back to back in seeded
+random pieces; garbage; a request without ``Host``; one with ``host:`` in lower case;
+``Connection: close``, then ``CONNECTION: close`` and ``connection: Close`` (names and
+that value ignore case); a client that stalls mid-request while another is served, then
+vanishes with a reset; and one more GET after it. An answer that hands 11-get's work to
+``http.client`` or ``urllib`` is told so. A handler that calls ``recv`` again and again
+after ``b''`` is stopped and named.
 """
 
 import http
@@ -95,8 +101,11 @@ _ROUNDS = [
     "f\"GET {path} HTTP/1.1\\r\\nHost: {address[0]}\\r\\n\\r\\n\". Then read until the "
     "head's end, b\"\\r\\n\\r\\n\", has arrived; keep what came after it, the start of the "
     "body.",
-    "Split the head on \\r\\n: the first line is the status line (the status is its second "
-    "word), the others are headers. Header names ignore case: keep them in lower case.",
+    "labkit.split_head(data) cuts the head for you: it returns the status line, the headers "
+    "(a dict, names in lower case) and the bytes after the empty line; the status is the "
+    "status line's second word, as an int. Or parse it yourself: split the head on \\r\\n; "
+    "the first line is the status line, the others are headers, 'Name: value'. Header names "
+    "ignore case: keep them in lower case.",
     "The body's end: Content-Length bytes after the head; or, for Transfer-Encoding: "
     "chunked, the chunk of size 0 (labkit.decode_chunked raises labkit.IncompleteMessage "
     "until it is there); or, with neither, the server's close. Never wait for the close "
@@ -117,7 +126,7 @@ def _check_get(get) -> str:
             try:
                 value, error = outcome(get, server.address, path, timeout=3, what=what)
             except NotYet:
-                raise NotYet(_stuck(server, what, how)) from None
+                raise NotYet(_stuck(server, what, how, len(body))) from None
             _judge_request(server, what)
             _judge_reply(value, error, what, how, status, body)
     return ("four replies in pieces came back right: by Content-Length, chunked, a 404 with "
@@ -128,7 +137,7 @@ def _request_of(server: HttpServer) -> bytes:
     return bytes(server.received.get(1, b""))
 
 
-def _stuck(server: HttpServer, what: str, how: str) -> str:
+def _stuck(server: HttpServer, what: str, how: str, size: int) -> str:
     sent = _request_of(server)
     if server.accepted == 0:
         return f"{what} did not return within 3 s, and never connected to the server."
@@ -140,14 +149,36 @@ def _stuck(server: HttpServer, what: str, how: str) -> str:
                 "waits for the end of the request, an empty line. End the headers with "
                 "\\r\\n\\r\\n: the last header's line end, then an empty line.")
     if server.replies:
-        end = ("the chunk of size 0 and the empty line after it" if "chunked" in how
-               else "Content-Length bytes after the head")
-        return (f"{what} was still reading 3 s after the server had sent {how}, whole. The "
-                "server keeps the connection open for the next request (HTTP/1.1 "
-                "keep-alive), so recv() does not return b'' and reading until the close "
-                "waits for ever. Find the end of the head (b'\\r\\n\\r\\n': every line ends "
-                f"with \\r\\n), then stop at the end of the body: {end}.")
+        return (f"{what} was still reading 3 s after the server had sent {how}"
+                + _after(how, size))
     return f"{what} did not return within 3 s."
+
+
+_KEEP_ALIVE = ("The server keeps the connection open for the next request (HTTP/1.1 "
+               "keep-alive), so recv() does not return b'' and reading until the close waits "
+               "for ever.")
+
+
+def _after(how: str, size: int) -> str:
+    """The rest of the message for a get() still reading after the whole reply went out:
+    what the reply was, and where its end was to be seen."""
+    if "no length" in how:
+        return (": all of it, then the close. With neither Content-Length nor chunked, the "
+                "body is all that comes before the close: read until recv() returns b'', "
+                "then stop (after the close, recv() returns b'' at once, every time).")
+    if "chunked" in how:
+        return (", whole. " + _KEEP_ALIVE + " Find the end of the head (b'\\r\\n\\r\\n': "
+                "every line ends with \\r\\n), then stop at the end of the body: the chunk "
+                "of size 0 and the empty line after it.")
+    if "lower case" in how:
+        return (f", whole: its head said 'content-length: {size}', in lower case, and all "
+                f"{size} bytes of its body had arrived. Header names ignore case: keep them "
+                "in lower case (name.strip().lower()), look them up that way, and stop after "
+                "Content-Length bytes. " + _KEEP_ALIVE)
+    return (f", whole: its head, up to the empty line (b'\\r\\n\\r\\n': every line ends "
+            f"with \\r\\n), said Content-Length: {size}, and all {size} bytes of the body had "
+            f"arrived. Stop when you hold {size} bytes after the head: count bytes, not "
+            "characters (decoded, 你好 is 2 characters, but 6 bytes). " + _KEEP_ALIVE)
 
 
 def _judge_request(server: HttpServer, what: str) -> None:
@@ -167,16 +198,39 @@ def _judge_request(server: HttpServer, what: str) -> None:
                      "(the server's host).")
 
 
-def _judge_reply(value, error, what: str, how: str, status: int, body: bytes) -> None:
-    said = f"Given {how}, {what}"
-    if isinstance(error, KeyError) and str(error.args[0]).lower() != str(error.args[0]):
+def _judge_key_error(error: KeyError, said: str, how: str) -> None:
+    """NotYet for a KeyError from get(): a header looked up that this reply does not have,
+    or looked up with its case."""
+    key = str(error.args[0]) if error.args else ""
+    if key.lower() == "content-length" and "chunked" in how:
+        raise NotYet(f"{said} raised KeyError: {error}. This reply has no Content-Length: "
+                     "it is chunked (its head says Transfer-Encoding: chunked), and its "
+                     "body comes in chunks, each its size in hex, \\r\\n, the bytes, "
+                     "\\r\\n, up to a chunk of size 0. Look for transfer-encoding before "
+                     "content-length; labkit.decode_chunked decodes the body.")
+    if key.lower() == "transfer-encoding" and ("Content-Length" in how or "lower" in how):
+        raise NotYet(f"{said} raised KeyError: {error}. This reply has no Transfer-Encoding: "
+                     "its body is framed by Content-Length. A header may be missing: look "
+                     "it up with headers.get('transfer-encoding'), None when it is not "
+                     "there.")
+    if key.lower() != key and key.lower() == "content-length" and "lower case" in how:
         raise NotYet(f"{said} raised KeyError: {error}. Header names ignore case, and this "
-                     f"server sent {str(error.args[0]).lower()!r}: keep the names in lower "
-                     "case, name.strip().lower(), and look them up that way.")
-    if isinstance(error, KeyError) and "no length" in how:
+                     f"server sent {key.lower()!r}: keep the names in lower case, "
+                     "name.strip().lower(), and look them up that way.")
+    if "no length" in how:
         raise NotYet(f"{said} raised KeyError: {error}. With neither Content-Length nor "
                      "chunked, the body ends when the server closes (it said Connection: "
                      "close): read until recv() returns b''.")
+    if key.lower() != key:
+        raise NotYet(f"{said} raised KeyError: {error}. Header names ignore case: keep them "
+                     "in lower case when you read them, name.strip().lower(), and look them "
+                     "up in lower case too.")
+
+
+def _judge_reply(value, error, what: str, how: str, status: int, body: bytes) -> None:
+    said = f"Given {how}, {what}"
+    if isinstance(error, KeyError):
+        _judge_key_error(error, said, how)
     if (isinstance(error, ValueError) and "chunked" in how
             and not isinstance(error, IncompleteMessage)):
         raise NotYet(f"{said} raised ValueError: {error}. Chunk sizes are hexadecimal: "

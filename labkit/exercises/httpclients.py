@@ -1,5 +1,6 @@
-"""The clients 11-server's check plays: a connection that sees the handler's reads, and a
-client that reads whole HTTP replies with deadlines."""
+"""The clients 11-server's check plays: a connection that sees the handler's reads, a
+client that reads whole HTTP replies with deadlines, and the waits that time each byte of
+a request sent a byte at a time."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import socket
 import time
 
 from labkit.exercises.checksockets import SPIN, Stopped
+from labkit.serving.base import any_readable
 from labkit.serving.httpserve import IncompleteMessage, split_head
 
 __all__: list[str] = []
@@ -117,3 +119,33 @@ def _closes(client: _Client, wait: float = 2.0) -> bool:
             return False
         if not chunk:
             return True
+
+
+def _count(n: int) -> str:
+    return "1 byte" if n == 1 else f"{n} bytes"
+
+
+def _early(client: _Client):
+    """What the server has sent already: bytes, b'' if it closed, or None (nothing)."""
+    sock = client.sock
+    sock.settimeout(0.005)
+    try:
+        return sock.recv(65536)
+    except socket.timeout:
+        return None
+    except ConnectionError:
+        return b""
+    finally:
+        sock.settimeout(3)
+
+
+def _wait_reading(server, wait: float = 1.0) -> None:
+    """Until the handler of each open connection of *server* (a TCPServer) waits in recv()
+    with nothing left to read (or *wait* s)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with server._lock:
+            conns = [c for c in server.connections.values() if not c.done]
+        if conns and all(c.waiting and not any_readable([c.sock]) for c in conns):
+            return
+        time.sleep(0.001)

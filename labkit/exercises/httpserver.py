@@ -1,7 +1,7 @@
 """Lesson 11-http-by-hand's second exercise, 11-server: a small HTTP server, played by a real
-``http.client``, a byte-at-a-time client, pipelined requests, garbage, a missing ``Host``
-and a client that stalls and vanishes (see :mod:`labkit.exercises.http` for the whole story).
-"""
+``http.client``, a byte-at-a-time client, pipelined requests, garbage, a missing ``Host``,
+header names in other cases and a client that stalls and vanishes; its page must say that
+it is HTML in UTF-8 (see :mod:`labkit.exercises.http` for the whole story)."""
 
 import http
 import http.client
@@ -13,13 +13,14 @@ import time
 from labkit.exercises.checksockets import cut
 from labkit.exercises.core import register
 from labkit.exercises.watch import NotYet
-from labkit.serving.base import any_readable
 from labkit.serving.servers import TCPServer
-from labkit.exercises.httpclients import _CheckedConn, _Client, _closes, _read_reply, _REQUEST, _Spun
+from labkit.exercises.httpclients import (_CheckedConn, _Client, _closes, _count, _early,
+                                          _read_reply, _REQUEST, _Spun, _wait_reading)
 
 
 _SERVER = '''
-PAGE = "<!doctype html>\\n<title>Socket Lab</title>\\n<h1>你好, HTTP!</h1>\\n".encode()
+PAGE = ('<!doctype html>\\n<meta charset="utf-8">\\n<title>Socket Lab</title>\\n'
+        '<h1>你好, HTTP!</h1>\\n').encode()
 
 def handle(conn):
     data = b""
@@ -61,12 +62,15 @@ def reply(conn, status, body, close=False):
     "ends a request's head; split there, and keep what follows: it is the start of the next "
     "request. If recv() returns b'', the client has gone: return.",
     "The head is the request line, 'GET / HTTP/1.1', then headers 'Name: value', lines "
-    "ending with \\r\\n. A request line that is not three words, a header line without a "
-    "colon, or an HTTP/1.1 request without Host: answer 400 Bad Request with Connection: "
-    "close, and return.",
-    "The reply: 'HTTP/1.1 200 OK\\r\\n', 'Content-Length: N\\r\\n' with N = len(body) in "
-    "bytes, an empty line, the body. 404 for any path but /. Then loop for the next request, "
-    "unless the request said Connection: close.",
+    "ending with \\r\\n. Header names ignore case (Host, host, HOST): keep them in lower "
+    "case, and look them up that way. A request line that is not three words, a header "
+    "line without a colon, or an HTTP/1.1 request without Host: answer 400 Bad Request "
+    "with Connection: close, and return.",
+    "The reply: 'HTTP/1.1 200 OK\\r\\n', 'Content-Type: text/html; charset=utf-8\\r\\n' "
+    "(without it a browser guesses, and may show 你好 as ä½ å¥½), "
+    "'Content-Length: N\\r\\n' with N = len(body) in bytes, an empty line, the body. 404 "
+    "for any path but /. Then loop for the next request, unless the request said "
+    "Connection: close (in any case).",
 ])
 def _check_server(handle) -> str:
     conns: list[_CheckedConn] = []
@@ -78,7 +82,7 @@ def _check_server(handle) -> str:
 
     with TCPServer(serve, name="exercise-http-server", timeout=3) as server:
         for step in (_plain, _two_on_one, _byte_by_byte, _pipelined, _garbage, _no_host,
-                     _close_asked, _slow_and_vanishing):
+                     _host_in_lower_case, _close_asked, _slow_and_vanishing):
             before = len(server.errors)
             try:
                 step(server)
@@ -90,9 +94,9 @@ def _check_server(handle) -> str:
                 _errors(server, before, step.__doc__)
                 raise
             _errors(server, before, step.__doc__)
-    return ("the page came back to http.client twice on one connection, and the server survived a "
-            "byte at a time, pipelining, garbage, a missing Host, a stalled client and a "
-            "vanished one.")
+    return ("the page came back, as HTML in UTF-8, to http.client twice on one connection, "
+            "and the server survived a byte at a time, pipelining, garbage, a missing Host, "
+            "header names in any case, a stalled client and a vanished one.")
 
 
 def _errors(server: TCPServer, before: int, when: str) -> None:
@@ -111,6 +115,9 @@ def _errors(server: TCPServer, before: int, when: str) -> None:
         if "Host" in when:
             text += (" HTTP/1.1 requires Host (RFC 9112): check for it, and answer 400 Bad "
                      "Request when it is missing.")
+        elif "case" in when:
+            text += (" Header names ignore case: keep them in lower case, "
+                     "name.strip().lower(), and look them up that way.")
         elif "garbage" in when:
             text += (" A request line is three words, such as 'GET / HTTP/1.1': answer "
                      "anything else with 400 Bad Request, Connection: close, and return.")
@@ -157,10 +164,38 @@ def _plain(server: TCPServer) -> None:
     """a plain GET /"""
     with _client(server) as sock:
         sock.sendall(_REQUEST)
-        _, _, body, _ = _expect_reply(sock, "a plain 'GET / HTTP/1.1' with a Host header", 200)
+        start, headers, body, _ = _expect_reply(sock, "a plain 'GET / HTTP/1.1' with a Host "
+                                                "header", 200)
         if not body:
             raise NotYet("To a plain 'GET /', the server sent an empty page: send a page, "
                          "with some text in it.")
+        _judge_type(start, headers.get("content-type"))
+
+
+def _judge_type(start: str, kind) -> None:
+    """NotYet unless *kind* (the page's Content-Type) says HTML in UTF-8."""
+    said = f"To a plain 'GET /', the server answered {start!r}"
+    fix = ("Send 'Content-Type: text/html; charset=utf-8': a browser must be told that the "
+           "page is HTML, and that its bytes are UTF-8 (what str.encode() makes).")
+    if kind is None:
+        raise NotYet(f"{said} with no Content-Type. A browser then guesses what the bytes "
+                     f"are, and may show 你好 as 'ä½ å¥½'. {fix}")
+    media, *params = kind.split(";")
+    charset = None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if media.strip().lower() != "text/html":
+        raise NotYet(f"{said} with 'Content-Type: {kind}': a browser does not show that "
+                     f"as a web page. {fix}")
+    if charset is None:
+        raise NotYet(f"{said} with 'Content-Type: {kind}', which names no charset. A "
+                     "browser then looks for one in the page, or guesses, and may show 你好 "
+                     f"as 'ä½ å¥½'. {fix}")
+    if charset not in ("utf-8", "utf8"):
+        raise NotYet(f"{said} with 'Content-Type: {kind}', but the bytes of a str.encode() "
+                     f"are UTF-8, and a browser reads them as {charset}. {fix}")
 
 
 def _two_on_one(server: TCPServer) -> None:
@@ -220,35 +255,6 @@ def _byte_by_byte(server: TCPServer) -> None:
         _expect_reply(sock, "a request sent one byte at a time", 200)
 
 
-def _count(n: int) -> str:
-    return "1 byte" if n == 1 else f"{n} bytes"
-
-
-def _early(client: _Client):
-    """What the server has sent already: bytes, b'' if it closed, or None (nothing)."""
-    sock = client.sock
-    sock.settimeout(0.005)
-    try:
-        return sock.recv(65536)
-    except socket.timeout:
-        return None
-    except ConnectionError:
-        return b""
-    finally:
-        sock.settimeout(3)
-
-
-def _wait_reading(server: TCPServer, wait: float = 1.0) -> None:
-    """Until the handler waits in recv() with nothing left to read (or *wait* s)."""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        with server._lock:
-            conns = [c for c in server.connections.values() if not c.done]
-        if conns and all(c.waiting and not any_readable([c.sock]) for c in conns):
-            return
-        time.sleep(0.001)
-
-
 def _pipelined(server: TCPServer) -> None:
     """two requests back to back, in random pieces"""
     data = _REQUEST + b"GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -304,15 +310,43 @@ def _no_host(server: TCPServer) -> None:
                          "as real servers do.")
 
 
+def _host_in_lower_case(server: TCPServer) -> None:
+    """a request whose header names are in another case ('host:')"""
+    with _client(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        start, _, _, _ = _read_reply(sock)
+        if start is None or start.split(" ")[1:2] != ["200"]:
+            got = "no reply" if start is None else repr(start)
+            raise NotYet(f"To 'GET / HTTP/1.1' with 'host: 127.0.0.1', its name in lower "
+                         f"case, the server answered {got}. Header names ignore case: host, "
+                         "Host and HOST are the same header. Keep the names in lower case, "
+                         "name.strip().lower(), and look them up that way.")
+
+
+_CLOSE_CASES = {  # how a request says Connection: close, and what is wrong if it is missed
+    "Connection: close": (", and after the reply the server kept the connection open: a "
+                          "client that reads until the close waits for ever. After the reply "
+                          "to such a request, return from handle()."),
+    "CONNECTION: close": (", and the server kept the connection open after the reply, though "
+                          "it closes after 'Connection: close'. Header names ignore case: "
+                          "CONNECTION, Connection and connection are the same header. Keep "
+                          "the names in lower case, name.strip().lower(), and look them up "
+                          "that way."),
+    "connection: Close": (", and the server kept the connection open after the reply, though "
+                          "it closes after 'Connection: close'. In this header the word close "
+                          "ignores case too, as header names do: compare "
+                          "value.strip().lower() with 'close'."),
+}
+
+
 def _close_asked(server: TCPServer) -> None:
     """a request with Connection: close"""
-    with _client(server) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        _, _, _, closed = _expect_reply(sock, "a request with 'Connection: close'", 200)
-        if not closed and not _closes(sock):
-            raise NotYet("A request said 'Connection: close', and after the reply the server "
-                         "kept the connection open: a client that reads until the close waits "
-                         "for ever. After the reply to such a request, return from handle().")
+    for line, why in _CLOSE_CASES.items():
+        with _client(server) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n\r\n" % line.encode())
+            _, _, _, closed = _expect_reply(sock, f"a request with {line!r}", 200)
+            if not closed and not _closes(sock):
+                raise NotYet(f"A request said {line!r}{why}")
 
 
 def _slow_and_vanishing(server: TCPServer) -> None:

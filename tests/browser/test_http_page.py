@@ -1,6 +1,7 @@
 """Lesson 11's server in a real browser: headless Chromium loads the page that the shown
 solution of 11-server serves, run as the exercise's check runs a learner's handler (a
-labkit TCPServer, a thread per connection), and the page's text renders.
+labkit TCPServer, a thread per connection), and the page's text renders: its Chinese
+heading as 你好, since the reply says it is HTML in UTF-8.
 
 Chromium is Debian's, driven through Playwright's sync API as in test_lab.py; without it
 the test skips (under CI it fails: CI installs it, see tools/testpolicy.py).
@@ -42,6 +43,10 @@ def test_chromium_renders_the_page_of_the_learners_server(baseline):
                 response = page.goto(url, wait_until="load", timeout=20_000)
                 assert response is not None and response.status == 200
                 assert response.headers["content-length"] == str(len(response.body()))
+                # told HTML in UTF-8 (11-server's check requires it), 你好 renders as 你好,
+                # not as the UTF-8 bytes read in another encoding ('ä½ å¥½')
+                kind = response.headers["content-type"].replace(" ", "").lower()
+                assert kind == "text/html;charset=utf-8", kind
                 assert page.title() == "Socket Lab"
                 assert page.locator("h1").inner_text() == "你好, HTTP!"
                 missing = page.goto(url + "nothing-here", timeout=20_000)
