@@ -3,6 +3,7 @@ answers with a message naming what is wrong, and calls an untouched stub "not at
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -381,3 +382,30 @@ def test_states_leaves_out_other_connections_to_a_port_of_the_same_number():
     finally:
         for sock in (listener, client, server_side):
             sock.close()
+
+
+def test_states_leaves_out_an_earlier_listeners_connections_on_the_same_port(monkeypatch):
+    # A port number comes back: an earlier listener's connection may still wait in
+    # TIME_WAIT on it, with a client port pair() made then. It is not the new one's.
+    from labkit.course import close as helpers
+    listener, client, server_side = helpers.pair()
+    port = listener.getsockname()[1]
+    client.close()                      # the client closes first: its end waits in TIME_WAIT
+    server_side.close()
+    deadline = time.monotonic() + 5
+    while ("client", "TIME_WAIT") not in helpers.states(port):
+        assert time.monotonic() < deadline, helpers.states(port)
+        time.sleep(0.01)
+    listener.close()
+    real = socket.create_server
+    monkeypatch.setattr(socket, "create_server",  # the next listener gets the same number
+                        lambda address, **kw: real(("127.0.0.1", port), **kw))
+    listener, client, server_side = helpers.pair()
+    monkeypatch.undo()
+    try:
+        assert listener.getsockname()[1] == port
+        assert helpers.states(port) == [("client", "ESTABLISHED"), ("server", "ESTABLISHED"),
+                                        ("server", "LISTEN")]
+    finally:
+        for end in (client, server_side, listener):
+            end.close()

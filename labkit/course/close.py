@@ -9,7 +9,10 @@ from labkit.seeing.sockettable import net_connections
 
 __all__ = ["pair", "states"]
 
-_client_ports: set[int] = set()  # the client ends pair() made: they name our connections
+# listener port -> the client ports of the connection pair() made to it. A new listener on
+# a port number starts afresh: connections to an earlier listener that had the same number
+# (still in TIME_WAIT) are not this one's, although their addresses look the same.
+_clients: dict[int, set[int]] = {}
 
 
 def pair():
@@ -23,7 +26,7 @@ def pair():
     """
     listener = socket.create_server(("127.0.0.1", 0))
     client = socket.create_connection(listener.getsockname(), timeout=5)
-    _client_ports.add(client.getsockname()[1])
+    _clients[listener.getsockname()[1]] = {client.getsockname()[1]}
     server_side, _ = listener.accept()
     server_side.settimeout(5)
     return listener, client, server_side
@@ -39,14 +42,15 @@ def states(port: int) -> list[tuple[str, str]]:
     ...     end.close()
 
     Only our own connections count: the listener, and connections whose client end
-    pair() made or this kernel still holds. On a shared machine the table also holds
-    other programs' connections that closed a moment ago (in TIME_WAIT) to a port that
-    had the same number then; those are left out.
+    pair() made to this listener or this kernel still holds. The table also holds
+    connections that closed a moment ago (in TIME_WAIT) to an earlier listener that had
+    the same port number, ours or another program's; those are left out.
     """
     table = net_connections("tcp")
     me = os.getpid()
-    clients = _client_ports | {c.laddr.port for c in table  # no pid field: our own (fallback)
-                               if getattr(c, "pid", me) == me and c.raddr and c.raddr.port == port}
+    clients = _clients.get(port, set()) | {
+        c.laddr.port for c in table  # no pid field: our own (the fallback's table)
+        if getattr(c, "pid", me) == me and c.raddr and c.raddr.port == port}
     rows = []
     for c in table:
         if c.laddr.port == port and (not c.raddr or c.raddr.port in clients):
