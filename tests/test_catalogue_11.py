@@ -486,6 +486,58 @@ def handle(conn):
       'got 2), given garbage instead of a request. A request line is three words, '
       "such as 'GET / HTTP/1.1': answer anything else with 400 Bad Request, "
       'Connection: close, and return.' + HINT)),
+Wrong('11-server', 'header without a colon ignored', _SERVER_PARTS + '''
+def handle(conn):
+    data = b""
+    while True:
+        while b"\\r\\n\\r\\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, data = data.split(b"\\r\\n\\r\\n", 1)
+        parts, headers = parse(head)
+        if len(parts) != 3 or "host" not in headers:
+            reply(conn, "400 Bad Request", b"bad request\\n", close=True)
+            return
+        close = (headers.get("connection") or "").lower() == "close"
+        reply(conn, "200 OK" if parts[1] == "/" else "404 Not Found",
+              PAGE if parts[1] == "/" else b"not found\\n", close)
+        if close:
+            return
+''',
+      ("To a request with the header line 'no colon here', the server answered "
+      "'HTTP/1.1 200 OK': a header line is 'Name: value'. Answer a request with "
+      'any other line with 400 Bad Request, Connection: close, and close.' + HINT)),
+Wrong('11-server', 'crashes on a header without a colon', _SERVER_PARTS + '''
+def handle(conn):
+    data = b""
+    while True:
+        while b"\\r\\n\\r\\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, data = data.split(b"\\r\\n\\r\\n", 1)
+        request_line, *lines = head.decode("latin-1").split("\\r\\n")
+        headers = {}
+        for line in lines:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        parts = request_line.split(" ")
+        if len(parts) != 3 or "host" not in headers:
+            reply(conn, "400 Bad Request", b"bad request\\n", close=True)
+            return
+        close = headers.get("connection", "").lower() == "close"
+        reply(conn, "200 OK" if parts[1] == "/" else "404 Not Found",
+              PAGE if parts[1] == "/" else b"not found\\n", close)
+        if close:
+            return
+''',
+      ('handle(conn) raised ValueError: not enough values to unpack (expected 2, got 1), '
+      "given a header line without a colon. Every header line is 'Name: value': "
+      "line.partition(':') tells you when the colon is missing. Answer 400 Bad Request, "
+      'Connection: close, and return.' + HINT)),
 Wrong('11-server', 'crashes on missing Host', _SERVER_PARTS + '''
 def handle(conn):
     data = b""
@@ -497,7 +549,7 @@ def handle(conn):
             data += chunk
         head, data = data.split(b"\\r\\n\\r\\n", 1)
         parts, headers = parse(head)
-        if len(parts) != 3:
+        if len(parts) != 3 or None in headers.values():
             reply(conn, "400 Bad Request", b"bad request\\n", close=True)
             return
         host = headers["host"]
@@ -689,9 +741,9 @@ def handle(conn):
             data += chunk
         head, data = data.split(b"\\r\\n\\r\\n", 1)
         request_line, *lines = head.decode("latin-1").split("\\r\\n")
-        headers = dict(line.split(": ", 1) for line in lines)
+        headers = dict(line.split(": ", 1) for line in lines if ": " in line)
         parts = request_line.split(" ")
-        if len(parts) != 3 or "Host" not in headers:
+        if len(parts) != 3 or "Host" not in headers or len(headers) < len(lines):
             reply(conn, "400 Bad Request", b"bad request\\n", close=True)
             return
         close = headers.get("Connection") == "close"

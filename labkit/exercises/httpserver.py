@@ -81,8 +81,8 @@ def _check_server(handle) -> str:
         return handle(checked)
 
     with TCPServer(serve, name="exercise-http-server", timeout=3) as server:
-        for step in (_plain, _two_on_one, _byte_by_byte, _pipelined, _garbage, _no_host,
-                     _host_in_lower_case, _close_asked, _slow_and_vanishing):
+        for step in (_plain, _two_on_one, _byte_by_byte, _pipelined, _garbage, _no_colon,
+                     _no_host, _host_in_lower_case, _close_asked, _slow_and_vanishing):
             before = len(server.errors)
             try:
                 step(server)
@@ -118,6 +118,10 @@ def _errors(server: TCPServer, before: int, when: str) -> None:
         elif "case" in when:
             text += (" Header names ignore case: keep them in lower case, "
                      "name.strip().lower(), and look them up that way.")
+        elif "colon" in when:
+            text += (" Every header line is 'Name: value': line.partition(':') tells you "
+                     "when the colon is missing. Answer 400 Bad Request, Connection: close, "
+                     "and return.")
         elif "garbage" in when:
             text += (" A request line is three words, such as 'GET / HTTP/1.1': answer "
                      "anything else with 400 Bad Request, Connection: close, and return.")
@@ -296,6 +300,22 @@ def _garbage(server: TCPServer) -> None:
             raise NotYet("After its 400 Bad Request to garbage, the server kept the "
                          "connection open: after garbage nothing on it can be trusted. Say "
                          "Connection: close, and return from handle().")
+
+
+def _no_colon(server: TCPServer) -> None:
+    """a header line without a colon"""
+    with _client(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n")
+        start, _, _, closed = _read_reply(sock)
+        if start is None or start.split(" ")[1:2] != ["400"]:
+            got = "no reply" if start is None else repr(start)
+            raise NotYet(f"To a request with the header line 'no colon here', the server "
+                         f"answered {got}: a header line is 'Name: value'. Answer a request "
+                         "with any other line with 400 Bad Request, Connection: close, and close.")
+        if not closed and not _closes(sock):
+            raise NotYet("After its 400 Bad Request to a header line without a colon, the "
+                         "server kept the connection open. Say Connection: close, and return "
+                         "from handle().")
 
 
 def _no_host(server: TCPServer) -> None:
